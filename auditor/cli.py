@@ -1,0 +1,244 @@
+"""The command line: a thin layer over the library. It parses options, calls the core, prints
+results, and turns domain errors into one line and a non-zero exit (never a traceback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from auditor.errors import AuditorError
+
+EPILOG_DB = "The database is --db, else AUDITOR_DB, else [database] url in the config, else ./auditor.db."
+
+
+@dataclass
+class State:
+    db_option: str | None
+    config_option: str | None
+    quiet: bool
+    _config: object | None = None
+
+    @property
+    def config(self):
+        if self._config is None:
+            from auditor.config import load_config
+
+            self._config = load_config(self.config_option)
+        return self._config
+
+    def db_url(self) -> str | None:
+        return self.db_option or os.environ.get("AUDITOR_DB") or self.config.database
+
+    def database(self, check: bool = True):
+        from auditor.db import Database
+
+        db = Database(self.db_url())
+        if check:
+            db.check()
+        return db
+
+    def progress(self):
+        from auditor.progress import NULL_PROGRESS
+
+        if self.quiet or not sys.stderr.isatty():
+            return NULL_PROGRESS
+        return RichProgress()
+
+
+class RichProgress:
+    """A rich progress bar on stderr (only when stderr is a terminal and --quiet is off)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+        self._task = None
+
+    def start(self, label: str, total: int | None = None) -> None:
+        self._progress.start()
+        self._task = self._progress.add_task(label, total=total)
+
+    def advance(self, amount: int = 1) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, amount)
+
+    def finish(self) -> None:
+        self._progress.stop()
+        self._task = None
+
+
+class AuditorGroup(click.Group):
+    """Turns our errors into one clear line; anything unexpected into one line too."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except AuditorError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted; the database keeps only what was complete", err=True)
+            sys.exit(130)
+        except MemoryError:
+            click.echo("error: out of memory", err=True)
+            sys.exit(70)
+        except Exception as exc:
+            if os.environ.get("AUDITOR_DEBUG"):
+                raise
+            click.echo(f"error: internal error ({type(exc).__name__}); rerun with AUDITOR_DEBUG=1 "
+                       "for details and report it", err=True)
+            sys.exit(70)
+
+
+def emit_json(data) -> None:
+    click.echo(json.dumps(data, indent=1, ensure_ascii=False, default=str))
+
+
+@click.group(cls=AuditorGroup, epilog=EPILOG_DB)
+@click.option("--db", "db_option", metavar="PATH|URL", help="Database: a file path (SQLite) or a PostgreSQL URL.")
+@click.option("--config", "config_option", metavar="FILE", help="Config file (TOML).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.version_option(package_name="auditor")
+@click.pass_context
+def main(ctx: click.Context, db_option: str | None, config_option: str | None, quiet: bool) -> None:
+    """Audit staff social-media connections against the school's roster and policy.
+
+    \b
+    Typical term:
+      auditor init --policy luton
+      auditor roster import roster/
+      auditor exemptions import exemptions.csv
+      auditor import --manifest exports/manifest.csv
+      auditor audit --format html --out report.html
+    """
+    ctx.obj = State(db_option, config_option, quiet)
+
+
+@main.command()
+@click.option("--policy", default="default", show_default=True, help="Policy preset (see 'auditor policy list').")
+@click.pass_obj
+def init(state: State, policy: str) -> None:
+    """Create (or bring up to date) the database and choose the school's policy.
+
+    \b
+    Example:
+      auditor --db school.db init --policy luton
+    """
+    from auditor.setup import initialise
+
+    result = initialise(state.database(check=False), policy, state.config)
+    click.echo(f"database ready ({result['database']}); policy {result['policy']}"
+               + (f"; applied {', '.join(result['migrations'])}" if result["migrations"] else ""))
+
+
+@main.group()
+def roster() -> None:
+    """The school's roster: pupils, past pupils, parents and carers, staff."""
+
+
+@roster.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Refuse the roster if any row has a problem.")
+@click.option("--json", "as_json", is_flag=True, help="Print the change summary as JSON.")
+@click.pass_obj
+def roster_import(state: State, paths: tuple[Path, ...], strict: bool, as_json: bool) -> None:
+    """Import the roster from a canonical CSV folder, CTF XML, OneRoster or SDS CSV.
+
+    \b
+    Examples:
+      auditor roster import roster/                    # pupils.csv, contacts.csv, staff.csv
+      auditor roster import ctf/*.xml roster/staff.csv
+      auditor roster import oneroster.zip staff.csv
+    """
+    from auditor.roster import import_roster
+
+    summary = import_roster(state.database(), list(paths), strict=strict,
+                            options=dict(state.config.roster))
+    if as_json:
+        emit_json(summary.as_dict())
+        return
+    click.echo(f"roster: {summary.people} people, {summary.links} contact links; joined {summary.joined}, "
+               f"left {summary.left}, changed {summary.changed}, unchanged {summary.unchanged}"
+               + (f", not in this import {summary.absent} (kept)" if summary.absent else ""))
+    for issue in summary.issues[:20]:
+        click.echo(f"  warning: {issue}", err=True)
+    if len(summary.issues) > 20:
+        click.echo(f"  ... and {len(summary.issues) - 20} more warnings (--json lists all)", err=True)
+
+
+@main.command("import")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--manifest", type=click.Path(path_type=Path), help="CSV with columns staff_ref,path.")
+@click.option("--staff", "staff_ref", metavar="STAFF_REF", help="Whose exports FILES are.")
+@click.option("--json", "as_json", is_flag=True, help="Print one result per file as JSON.")
+@click.pass_obj
+def import_(state: State, files: tuple[Path, ...], manifest: Path | None, staff_ref: str | None, as_json: bool) -> None:
+    """Import staff exports: zips, folders or loose files, from any platform auditor reads.
+
+    \b
+    Examples:
+      auditor import --manifest exports/manifest.csv
+      auditor import --staff T0012 facebook-jsmith-2026.zip TikTok_Data_123.zip
+    """
+    from auditor.errors import InputError
+    from auditor.ingest import import_files, import_manifest
+
+    if bool(manifest) == bool(staff_ref):
+        raise InputError("give either --manifest FILE or --staff STAFF_REF FILE...")
+    if staff_ref and not files:
+        raise InputError("--staff needs at least one FILE")
+    if manifest and files:
+        raise InputError("--manifest takes no FILE arguments")
+    db = state.database()
+    if manifest:
+        results = import_manifest(db, manifest, progress=state.progress())
+    else:
+        results = import_files(db, staff_ref, list(files), progress=state.progress())
+    if as_json:
+        emit_json({"files": [r.as_json() for r in results]})
+    else:
+        for r in results:
+            if r.status == "refused":
+                click.echo(f"refused  {r.path}: {r.error}", err=True)
+            else:
+                click.echo(f"{r.status:9} {r.path}: {r.platform} ({r.layout}) {r.rows} rows"
+                           + (f", {r.skipped} skipped" if r.skipped else ""))
+    refused = [r for r in results if r.status == "refused"]
+    if refused:
+        if not as_json:
+            click.echo(f"error: {len(refused)} of {len(results)} file(s) refused; the others were imported", err=True)
+        sys.exit(2)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+def connectors(as_json: bool) -> None:
+    """List the platforms auditor reads and the layouts of each.
+
+    \b
+    Example:
+      auditor connectors
+    """
+    from auditor.registry import export_connectors
+
+    rows = [{"platform": cls.platform, "title": cls.title, "layouts": cls.layouts} for _, cls in export_connectors.items()]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['platform']}: {row['title']}")
+        for layout, text in row["layouts"].items():
+            click.echo(f"  {layout:22} {text}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

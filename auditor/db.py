@@ -1,0 +1,161 @@
+"""Opening the database, its pragmas, and the named schema migrations.
+
+SQLite is the default (a path); a PostgreSQL URL serves a trust's shared server. Both go
+through SQLAlchemy, and the same migrations bring either up to date.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session, SQLModel
+
+from auditor import models
+from auditor.errors import DatabaseError
+
+DEFAULT_DB = "auditor.db"
+
+
+def resolve_url(value: str | os.PathLike | None) -> str:
+    """Turn ``--db`` / ``AUDITOR_DB`` into an SQLAlchemy URL: a plain path is SQLite."""
+    raw = str(value) if value else os.environ.get("AUDITOR_DB") or DEFAULT_DB
+    if "://" not in raw:
+        return f"sqlite:///{Path(raw).expanduser().resolve()}"
+    if raw.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + raw.split("://", 1)[1]
+    return raw
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is described as given
+        return url.split("@")[-1]
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# Named migrations, applied in order and recorded in schemamigration. Never edit one that has
+# shipped; add the next.
+def _m0001_initial(conn: Connection) -> None:
+    SQLModel.metadata.create_all(conn)
+
+
+MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
+    ("0001_initial", _m0001_initial),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class Database:
+    """A handle on one auditor database."""
+
+    def __init__(self, url: str | os.PathLike | None = None) -> None:
+        self.url = resolve_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            path = Path(self.url.removeprefix("sqlite:///"))
+            if not path.parent.exists():
+                raise DatabaseError(f"folder {path.parent} does not exist for the database")
+            self.path: Path | None = path
+        else:
+            self.path = None
+        try:
+            self.engine: Engine = sa.create_engine(self.url, future=True)
+        except Exception as exc:  # noqa: BLE001 - bad URL or missing driver
+            raise DatabaseError(f"cannot use database {describe_url(self.url)}: {exc}") from None
+        if self.is_sqlite:
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    # -- lifecycle -------------------------------------------------------------------
+    def applied_migrations(self) -> list[str]:
+        try:
+            with self.engine.connect() as conn:
+                if not sa.inspect(conn).has_table("schemamigration"):
+                    return []
+                return [r[0] for r in conn.execute(sa.text("SELECT name FROM schemamigration"))]
+        except sa.exc.OperationalError as exc:
+            raise DatabaseError(f"cannot open database {describe_url(self.url)}: {exc.orig}") from None
+
+    def migrate(self) -> list[str]:
+        """Apply every migration not yet applied; returns their names."""
+        done = set(self.applied_migrations())
+        known = {name for name, _ in MIGRATIONS}
+        if done - known:
+            raise DatabaseError(
+                "this database was written by a newer version of auditor "
+                f"(migrations {', '.join(sorted(done - known))}); upgrade auditor"
+            )
+        applied = []
+        for name, step in MIGRATIONS:
+            if name in done:
+                continue
+            with self.engine.begin() as conn:
+                step(conn)
+                conn.execute(
+                    models.SchemaMigration.__table__.insert().values(name=name, applied_at=_now())
+                )
+            applied.append(name)
+        return applied
+
+    def check(self) -> None:
+        """Refuse to work on a database that was never initialised or needs migrating."""
+        done = self.applied_migrations()
+        if not done:
+            raise DatabaseError(
+                f"{describe_url(self.url)} is not an auditor database yet", hint="run: auditor init"
+            )
+        if done[-1:] != [SCHEMA_VERSION] and set(done) != {n for n, _ in MIGRATIONS}:
+            self.migrate()
+
+    # -- access ----------------------------------------------------------------------
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction: everything inside commits together or not at all."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine) as session:
+            yield session
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(models.Setting.value).where(models.Setting.key == key)
+            ).first()
+        return row[0] if row else default
+
+    def set_setting(self, conn: Connection, key: str, value: str) -> None:
+        table = models.Setting.__table__
+        if conn.execute(sa.select(table.c.key).where(table.c.key == key)).first():
+            conn.execute(table.update().where(table.c.key == key).values(value=value))
+        else:
+            conn.execute(table.insert().values(key=key, value=value))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def utcnow() -> datetime:
+    """Wall-clock time for records of *when something was done* (never for audit logic)."""
+    return _now()

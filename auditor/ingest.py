@@ -1,0 +1,426 @@
+"""Importing staff exports: route archive members to connectors, read them, store the rows.
+
+``parse_export`` is pure with respect to the database (the self-check uses it alone);
+``store_export`` writes one parsed export in one transaction, so a refused or interrupted
+file leaves the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from auditor import auditlog
+from auditor.archive import DEFAULT_LIMITS, Archive, Limits, Member, open_export
+from auditor.connector import Context, ExportConnector, Handler, decode_text
+from auditor.db import Database, utcnow
+from auditor.errors import AuditorError, InputError, NotFound
+from auditor.models import Account, ImportedFile, ImportRun, Person, StaffAccount
+from auditor.models import Connection as ConnectionRow
+from auditor.progress import NULL_PROGRESS, Progress
+from auditor.records import ContactRecord, OwnerInfo, RowProblem
+from auditor.registry import export_connectors
+from auditor.version import __version__
+
+SNIFF_SUFFIXES = (".json", ".js", ".csv", ".vcf", ".html", ".htm", ".txt")
+SNIFF_MAX_BYTES = 64 * 1024 * 1024
+MAX_WARNINGS = 50
+
+
+@dataclass
+class ParsedExport:
+    label: str
+    kind: str
+    sha256: str
+    records: list[ContactRecord] = field(default_factory=list)
+    owners: list[OwnerInfo] = field(default_factory=list)
+    platforms: list[str] = field(default_factory=list)
+    layouts: list[str] = field(default_factory=list)
+    skipped: int = 0
+    warnings: list[str] = field(default_factory=list)
+    members: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class FileResult:
+    """One line of ``auditor import --json``."""
+
+    path: str
+    sha256: str | None = None
+    platform: str | None = None
+    layout: str | None = None
+    rows: int = 0
+    skipped: int = 0
+    warnings: list[str] = field(default_factory=list)
+    status: str = "imported"  # imported | unchanged | refused
+    error: str | None = None
+    staff_ref: str | None = None
+
+    def as_json(self) -> dict:
+        data = {
+            "path": self.path, "sha256": self.sha256, "platform": self.platform,
+            "layout": self.layout, "rows": self.rows, "skipped": self.skipped,
+            "warnings": self.warnings, "status": self.status,
+        }
+        if self.staff_ref:
+            data["staff_ref"] = self.staff_ref
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+def connectors() -> list[ExportConnector]:
+    return [cls() for _, cls in export_connectors.items()]
+
+
+Routed = tuple[Member, ExportConnector, Handler]
+
+
+def _route(archive: Archive, available: list[ExportConnector]) -> tuple[list[Routed], list[str], int]:
+    """Decide which handler reads each member: by path first, by content for the rest."""
+    routed: list[tuple[Member, ExportConnector, Handler]] = []
+    unknown: list[str] = []
+    ignored = 0
+    for member in archive.members:
+        choice = None
+        for connector in available:
+            handler = connector.handler_for(member.path)
+            if handler is not None:
+                choice = (member, connector, handler)
+                break
+        if choice is None and any(c.is_ignored(member.path) for c in available):
+            ignored += 1
+            continue
+        if choice is None and (archive.kind == "file" or (
+            member.path.lower().endswith(SNIFF_SUFFIXES) and member.size <= SNIFF_MAX_BYTES
+        )):
+            data = member.read()
+            for connector in available:
+                handler = connector.sniff(data)
+                if handler is not None:
+                    choice = (member, connector, handler)
+                    break
+        if choice is None:
+            unknown.append(member.path)
+        else:
+            routed.append(choice)
+    # Twins (the JSON and the HTML of one list): keep only the preferred one present.
+    best: dict[tuple[str, str], int] = {}
+    for _, connector, handler in routed:
+        if handler.group:
+            key = (connector.platform, handler.group)
+            best[key] = max(best.get(key, handler.priority), handler.priority)
+    routed = [
+        r for r in routed
+        if not r[2].group or r[2].priority == best[(r[1].platform, r[2].group)]
+    ]
+    return routed, unknown, ignored
+
+
+def merge_mutual(records: list[ContactRecord]) -> list[ContactRecord]:
+    """One follow-back recorded as a single event becomes one ``mutual`` connection.
+
+    TikTok and Instagram list a mutual follow in both the followers and the following list.
+    When both entries name the same account at the same second, the platform recorded one
+    event and we keep one row of kind ``mutual``; entries with different times are two
+    separate events (they followed, later we followed back) and stay two rows.
+    """
+    index: dict[tuple, list[int]] = defaultdict(list)
+    for i, rec in enumerate(records):
+        if rec.kind in ("follower", "following") and rec.connected_at is not None:
+            ident = (rec.platform, rec.platform_id, rec.username, rec.display_name, rec.connected_at)
+            index[ident].append(i)
+    drop: set[int] = set()
+    for positions in index.values():
+        followers = [i for i in positions if records[i].kind == "follower" and i not in drop]
+        following = [i for i in positions if records[i].kind == "following" and i not in drop]
+        for a, b in zip(followers, following, strict=False):
+            records[a].kind = "mutual"
+            drop.add(b)
+    return [r for i, r in enumerate(records) if i not in drop] if drop else records
+
+
+def parse_export(path: Path, label: str | None = None, limits: Limits = DEFAULT_LIMITS,
+                 skip_member_hashes: frozenset[str] = frozenset()) -> ParsedExport:
+    """Read an export (zip, folder or loose file) into records, without touching a database."""
+    archive = open_export(path, label, limits)
+    parsed = ParsedExport(label=archive.label, kind=archive.kind, sha256=archive.sha256,
+                          warnings=list(archive.warnings))
+    routed, unknown, _ignored = _route(archive, connectors())
+    if not routed:
+        names = ", ".join(unknown[:3]) + (" ..." if len(unknown) > 3 else "")
+        raise InputError(
+            f"{archive.label}: not an export auditor can read (found {names or 'nothing'})",
+            hint="'auditor connectors' lists the platforms and layouts it reads",
+        )
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        parsed.warnings.append(f"{len(unknown)} member(s) not recognised and not read: {shown}")
+    for member, connector, handler in routed:
+        data = member.read()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in skip_member_hashes:
+            parsed.warnings.append(f"{member.path}: already imported from another part; skipped")
+            continue
+        ctx = Context(platform=connector.platform, layout=handler.layout, member=member.path, label=archive.label)
+        rows = 0
+        try:
+            for item in handler.read(data, ctx):
+                if isinstance(item, ContactRecord):
+                    item.member = item.member or member.path
+                    item.layout = item.layout or handler.layout
+                    parsed.records.append(item)
+                    rows += 1
+                elif isinstance(item, OwnerInfo):
+                    parsed.owners.append(item)
+                elif isinstance(item, RowProblem):
+                    parsed.skipped += 1
+                    ctx.warnings.append(str(item))
+        except AuditorError:
+            raise
+        except RecursionError:
+            raise InputError(f"{archive.label}: {member.path} is nested too deeply to be an export") from None
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, csv.Error) as exc:
+            raise InputError(
+                f"{archive.label}: {member.path} does not have the layout expected for {handler.layout}"
+                f" ({type(exc).__name__})"
+            ) from None
+        parsed.warnings.extend(ctx.warnings)
+        parsed.members.append({"member": member.path, "sha256": digest, "layout": handler.layout, "rows": rows})
+        if handler.people or rows:
+            if connector.platform not in parsed.platforms:
+                parsed.platforms.append(connector.platform)
+            if handler.layout not in parsed.layouts:
+                parsed.layouts.append(handler.layout)
+    parsed.records = merge_mutual(parsed.records)
+    if len(parsed.warnings) > MAX_WARNINGS:
+        extra = len(parsed.warnings) - MAX_WARNINGS
+        parsed.warnings = parsed.warnings[:MAX_WARNINGS] + [f"... and {extra} more warnings"]
+    return parsed
+
+
+def account_key(rec: ContactRecord) -> str:
+    """A digest of everything the export says about the account (see ``Account``)."""
+    body = json.dumps(
+        [rec.platform_id, rec.username, rec.display_name, sorted(rec.phones), sorted(rec.emails)],
+        ensure_ascii=False, separators=(",", ":"),
+    )
+    return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
+
+
+def staff_person_id(conn: Connection, staff_ref: str) -> int:
+    table = Person.__table__
+    row = conn.execute(
+        sa.select(table.c.id).where(table.c.ref == staff_ref, table.c.kind == "staff")
+    ).first()
+    if row is None:
+        raise NotFound(f"staff {staff_ref!r} is not on the staff list", hint="import the roster's staff.csv first")
+    return row[0]
+
+
+def _upsert_accounts(conn: Connection, records: Sequence[ContactRecord]) -> list[int]:
+    table = Account.__table__
+    keys = [(r.platform, account_key(r)) for r in records]
+    wanted: dict[tuple[str, str], ContactRecord] = {}
+    for k, r in zip(keys, records, strict=True):
+        wanted.setdefault(k, r)
+    ids: dict[tuple[str, str], int] = {}
+    by_platform: dict[str, list[str]] = defaultdict(list)
+    for platform, key in wanted:
+        by_platform[platform].append(key)
+
+    def load(platform: str, chunk: list[str]) -> None:
+        for row in conn.execute(
+            sa.select(table.c.id, table.c.key).where(table.c.platform == platform, table.c.key.in_(chunk))
+        ):
+            ids[(platform, row.key)] = row.id
+
+    for platform, platform_keys in by_platform.items():
+        for start in range(0, len(platform_keys), 500):
+            load(platform, platform_keys[start:start + 500])
+    missing = [k for k in wanted if k not in ids]
+    if missing:
+        conn.execute(table.insert(), [
+            {
+                "platform": k[0], "key": k[1], "username": wanted[k].username,
+                "display_name_raw": wanted[k].display_name_raw, "display_name": wanted[k].display_name,
+                "profile_url": wanted[k].profile_url, "platform_id": wanted[k].platform_id,
+                "phones": wanted[k].phones or [], "emails": wanted[k].emails or [], "purged": False,
+            }
+            for k in missing
+        ])
+        todo: dict[str, list[str]] = defaultdict(list)
+        for platform, key in missing:
+            todo[platform].append(key)
+        for platform, platform_keys in todo.items():
+            for start in range(0, len(platform_keys), 500):
+                load(platform, platform_keys[start:start + 500])
+    return [ids[k] for k in keys]
+
+
+def store_export(conn: Connection, run_id: int, staff_id: int, parsed: ParsedExport, path_label: str) -> int:
+    """Write one parsed export (inside the caller's transaction); returns the file id."""
+    files = ImportedFile.__table__
+    owner = parsed.owners[0] if parsed.owners else None
+    result = conn.execute(files.insert().values(
+        run_id=run_id, staff_id=staff_id, kind="export", path=path_label, sha256=parsed.sha256,
+        platform=",".join(parsed.platforms), layout=",".join(parsed.layouts),
+        rows=len(parsed.records), skipped=parsed.skipped, warnings=parsed.warnings,
+        members=parsed.members,
+        owner=({"platform": owner.platform, "name": owner.name, "username": owner.username,
+                "platform_id": owner.platform_id} if owner else None),
+        exported_at=owner.exported_at if owner else None, imported_at=utcnow(),
+    ))
+    file_id = result.inserted_primary_key[0]
+    if parsed.records:
+        account_ids = _upsert_accounts(conn, parsed.records)
+        conn.execute(ConnectionRow.__table__.insert(), [
+            {
+                "file_id": file_id, "staff_id": staff_id, "account_id": account_id, "kind": rec.kind,
+                "direction": rec.direction, "connected_at": rec.connected_at, "member": rec.member,
+                "layout": rec.layout, "extra": rec.extra,
+            }
+            for rec, account_id in zip(parsed.records, account_ids, strict=True)
+        ])
+    for info in parsed.owners:
+        conn.execute(StaffAccount.__table__.insert().values(
+            staff_id=staff_id, platform=info.platform, username=info.username,
+            display_name=info.name, platform_id=info.platform_id, source="export_owner", file_id=file_id,
+        ))
+    return file_id
+
+
+def begin_run(db: Database, kind: str) -> int:
+    with db.begin() as conn:
+        return conn.execute(ImportRun.__table__.insert().values(
+            kind=kind, started_at=utcnow(), status="running", tool_version=__version__,
+            actor=auditlog.current_actor(),
+        )).inserted_primary_key[0]
+
+
+def finish_run(db: Database, run_id: int, status: str, summary: dict) -> None:
+    with db.begin() as conn:
+        conn.execute(ImportRun.__table__.update().where(ImportRun.__table__.c.id == run_id).values(
+            finished_at=utcnow(), status=status, summary=summary))
+
+
+def _imported_member_hashes(conn: Connection, staff_id: int) -> frozenset[str]:
+    files = ImportedFile.__table__
+    hashes: set[str] = set()
+    for (members,) in conn.execute(sa.select(files.c.members).where(files.c.staff_id == staff_id, files.c.kind == "export")):
+        for m in members or []:
+            if m.get("sha256") and m.get("rows"):
+                hashes.add(m["sha256"])
+    return frozenset(hashes)
+
+
+def import_one(db: Database, run_id: int, staff_ref: str, path: Path, label: str,
+               limits: Limits = DEFAULT_LIMITS) -> FileResult:
+    """Import one file for one member of staff; refusals come back as a result, not raised."""
+    result = FileResult(path=label, staff_ref=staff_ref)
+    try:
+        with db.begin() as conn:
+            staff_id = staff_person_id(conn, staff_ref)
+            known = _imported_member_hashes(conn, staff_id)
+        parsed = parse_export(path, label, limits, skip_member_hashes=known)
+        result.sha256 = parsed.sha256
+        result.platform = ",".join(parsed.platforms) or None
+        result.layout = ",".join(parsed.layouts) or None
+        with db.begin() as conn:
+            files = ImportedFile.__table__
+            existing = conn.execute(sa.select(files.c.rows, files.c.skipped, files.c.platform, files.c.layout).where(
+                files.c.staff_id == staff_id, files.c.sha256 == parsed.sha256, files.c.kind == "export")).first()
+            if existing is not None:
+                result.status = "unchanged"
+                result.rows, result.skipped = existing.rows, existing.skipped
+                result.warnings = ["already imported (same sha256); nothing changed"]
+                return result
+            store_export(conn, run_id, staff_id, parsed, label)
+            auditlog.append(conn, "import", subject=staff_ref, details={
+                "sha256": parsed.sha256, "platform": result.platform, "rows": len(parsed.records)})
+        result.rows, result.skipped, result.warnings = len(parsed.records), parsed.skipped, parsed.warnings
+    except AuditorError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        result.status, result.error = "refused", str(exc)
+    return result
+
+
+def import_files(db: Database, staff_ref: str, paths: Sequence[Path], progress: Progress = NULL_PROGRESS,
+                 limits: Limits = DEFAULT_LIMITS) -> list[FileResult]:
+    with db.begin() as conn:
+        staff_person_id(conn, staff_ref)
+    run_id = begin_run(db, "export")
+    results = []
+    progress.start("importing exports", len(paths))
+    for path in paths:
+        results.append(import_one(db, run_id, staff_ref, Path(path), str(path), limits))
+        progress.advance()
+    progress.finish()
+    finish_run(db, run_id, "done", _summary(results))
+    return results
+
+
+def read_manifest(manifest: Path) -> list[tuple[str, Path, str]]:
+    """(staff_ref, absolute path, path as written) for each manifest row."""
+    try:
+        text = decode_text(manifest.read_bytes())
+    except OSError as exc:
+        raise InputError(f"{manifest}: cannot read ({exc.strerror or exc})") from None
+    reader = csv.DictReader(io.StringIO(text))
+    fields = [f.strip().lower() for f in reader.fieldnames or []]
+    if "staff_ref" not in fields or "path" not in fields:
+        raise InputError(f"{manifest}: a manifest needs the columns staff_ref,path")
+    rows = []
+    for number, row in enumerate(reader, start=2):
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        if not row.get("staff_ref") and not row.get("path"):
+            continue
+        if not row.get("staff_ref") or not row.get("path"):
+            raise InputError(f"{manifest}: row {number} needs both staff_ref and path")
+        rows.append((row["staff_ref"], (manifest.parent / row["path"]).resolve(), row["path"]))
+    return rows
+
+
+def import_manifest(db: Database, manifest: Path, progress: Progress = NULL_PROGRESS,
+                    limits: Limits = DEFAULT_LIMITS) -> list[FileResult]:
+    rows = read_manifest(manifest)
+    with db.begin() as conn:
+        missing = sorted({ref for ref, _, _ in rows if not _staff_exists(conn, ref)})
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise NotFound(f"{manifest}: {len(missing)} staff_ref(s) not on the staff list: {shown}")
+    run_id = begin_run(db, "export")
+    results = []
+    progress.start("importing exports", len(rows))
+    for staff_ref, path, written in rows:
+        results.append(import_one(db, run_id, staff_ref, path, written, limits))
+        progress.advance()
+    progress.finish()
+    finish_run(db, run_id, "done", _summary(results))
+    return results
+
+
+def _staff_exists(conn: Connection, staff_ref: str) -> bool:
+    try:
+        staff_person_id(conn, staff_ref)
+    except NotFound:
+        return False
+    return True
+
+
+def _summary(results: list[FileResult]) -> dict:
+    return {
+        "files": len(results), "rows": sum(r.rows for r in results if r.status == "imported"),
+        "refused": sum(r.status == "refused" for r in results),
+        "unchanged": sum(r.status == "unchanged" for r in results),
+    }
