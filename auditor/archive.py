@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -18,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from auditor.errors import ArchiveRefused, InputError
 
 MiB = 1024 * 1024
+AES_METHOD = 99  # WinZip AES encryption, announced as a compression method
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def open_zip(path: Path, label: str, limits: Limits = DEFAULT_LIMITS) -> Archive
     try:
         zf = zipfile.ZipFile(path)
         infos = zf.infolist()
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, struct.error, NotImplementedError):
         raise InputError(f"{label}: not a readable zip archive (damaged or truncated)") from None
     except OSError as exc:
         raise InputError(f"{label}: cannot read ({exc.strerror or exc})") from None
@@ -103,7 +106,7 @@ def open_zip(path: Path, label: str, limits: Limits = DEFAULT_LIMITS) -> Archive
     files = [i for i in infos if not i.is_dir()]
     if not files:
         raise InputError(f"{label}: the archive is empty")
-    if any(i.flag_bits & 0x1 for i in files):
+    if any(i.flag_bits & 0x1 or i.compress_type == AES_METHOD for i in files):
         raise ArchiveRefused(
             f"{label}: refused, the zip is password-protected; download the export again without a password"
         )
@@ -122,7 +125,7 @@ def open_zip(path: Path, label: str, limits: Limits = DEFAULT_LIMITS) -> Archive
             try:
                 with zf.open(info) as handle:
                     data = _bounded(handle.read, min(limits.max_member_bytes, remaining), label, member_path)
-            except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
+            except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, zlib.error, ValueError, struct.error) as exc:
                 raise InputError(f"{label}: {member_path} is damaged ({exc})") from None
             except NotImplementedError:
                 raise InputError(f"{label}: {member_path} uses an unsupported compression method") from None
@@ -136,6 +139,9 @@ def open_zip(path: Path, label: str, limits: Limits = DEFAULT_LIMITS) -> Archive
     for info in files:
         member_path = _check_name(info.filename, label)
         if not member_path:
+            continue
+        if stat.S_ISLNK(info.external_attr >> 16):
+            archive.warnings.append(f"skipped symbolic link {member_path}")
             continue
         archive.members.append(Member(member_path, info.file_size, reader_for(info, member_path)))
     return archive

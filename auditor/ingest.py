@@ -82,12 +82,30 @@ def connectors() -> list[ExportConnector]:
     return [cls() for _, cls in export_connectors.items()]
 
 
-Routed = tuple[Member, ExportConnector, Handler]
+@dataclass
+class Routed:
+    """A member, the connector and handler that read it, and its bytes when sniffing already
+    read them (so a member is read, and charged to the archive's read budget, once)."""
+
+    member: Member
+    connector: ExportConnector
+    handler: Handler
+    data: bytes | None = None
+
+    def read(self) -> bytes:
+        if self.data is None:
+            return self.member.read()
+        data, self.data = self.data, None
+        return data
 
 
 def _route(archive: Archive, available: list[ExportConnector]) -> tuple[list[Routed], list[str], int]:
-    """Decide which handler reads each member: by path first, by content for the rest."""
-    routed: list[tuple[Member, ExportConnector, Handler]] = []
+    """Decide which handler reads each member: by path first, by content for the rest.
+
+    Returns the routed members, the paths nobody knows (reported to the user, never silently
+    dropped) and how many members were known and deliberately not read (media, settings).
+    """
+    routed: list[Routed] = []
     unknown: list[str] = []
     ignored = 0
     for member in archive.members:
@@ -95,7 +113,7 @@ def _route(archive: Archive, available: list[ExportConnector]) -> tuple[list[Rou
         for connector in available:
             handler = connector.handler_for(member.path)
             if handler is not None:
-                choice = (member, connector, handler)
+                choice = Routed(member, connector, handler)
                 break
         if choice is None and any(c.is_ignored(member.path) for c in available):
             ignored += 1
@@ -107,7 +125,7 @@ def _route(archive: Archive, available: list[ExportConnector]) -> tuple[list[Rou
             for connector in available:
                 handler = connector.sniff(data)
                 if handler is not None:
-                    choice = (member, connector, handler)
+                    choice = Routed(member, connector, handler, data)
                     break
         if choice is None:
             unknown.append(member.path)
@@ -115,13 +133,13 @@ def _route(archive: Archive, available: list[ExportConnector]) -> tuple[list[Rou
             routed.append(choice)
     # Twins (the JSON and the HTML of one list): keep only the preferred one present.
     best: dict[tuple[str, str], int] = {}
-    for _, connector, handler in routed:
-        if handler.group:
-            key = (connector.platform, handler.group)
-            best[key] = max(best.get(key, handler.priority), handler.priority)
+    for r in routed:
+        if r.handler.group:
+            key = (r.connector.platform, r.handler.group)
+            best[key] = max(best.get(key, r.handler.priority), r.handler.priority)
     routed = [
         r for r in routed
-        if not r[2].group or r[2].priority == best[(r[1].platform, r[2].group)]
+        if not r.handler.group or r.handler.priority == best[(r.connector.platform, r.handler.group)]
     ]
     return routed, unknown, ignored
 
@@ -149,14 +167,30 @@ def merge_mutual(records: list[ContactRecord]) -> list[ContactRecord]:
     return [r for i, r in enumerate(records) if i not in drop] if drop else records
 
 
+_BLANK = b"\xef\xbb\xbf \r\n\t\0"
+
+
+def _blank(data: bytes) -> bool:
+    """True for a member holding nothing but whitespace (an empty list file)."""
+    return not data[:4096].strip(_BLANK) and not data.strip(_BLANK)
+
+
 def parse_export(path: Path, label: str | None = None, limits: Limits = DEFAULT_LIMITS,
                  skip_member_hashes: frozenset[str] = frozenset()) -> ParsedExport:
-    """Read an export (zip, folder or loose file) into records, without touching a database."""
+    """Read an export (zip, folder or loose file) into records, without touching a database.
+
+    A member that cannot be read refuses the whole export (one clear error, nothing stored);
+    a bad entry inside a member is skipped and counted, never fatal.
+    """
     archive = open_export(path, label, limits)
     parsed = ParsedExport(label=archive.label, kind=archive.kind, sha256=archive.sha256,
                           warnings=list(archive.warnings))
-    routed, unknown, _ignored = _route(archive, connectors())
+    routed, unknown, ignored = _route(archive, connectors())
     if not routed:
+        if ignored and not unknown:
+            parsed.warnings.append(
+                f"holds no lists of people ({ignored} media or settings file(s) known and not needed)")
+            return parsed
         names = ", ".join(unknown[:3]) + (" ..." if len(unknown) > 3 else "")
         raise InputError(
             f"{archive.label}: not an export auditor can read (found {names or 'nothing'})",
@@ -165,14 +199,19 @@ def parse_export(path: Path, label: str | None = None, limits: Limits = DEFAULT_
     if unknown:
         shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
         parsed.warnings.append(f"{len(unknown)} member(s) not recognised and not read: {shown}")
-    for member, connector, handler in routed:
-        data = member.read()
+    for route in routed:
+        member, connector, handler = route.member, route.connector, route.handler
+        data = route.read()
         digest = hashlib.sha256(data).hexdigest()
         if digest in skip_member_hashes:
             parsed.warnings.append(f"{member.path}: already imported from another part; skipped")
             continue
         ctx = Context(platform=connector.platform, layout=handler.layout, member=member.path, label=archive.label)
-        rows = 0
+        rows, first = 0, len(parsed.records)
+        if _blank(data):
+            parsed.warnings.append(f"{member.path}: empty; no entries")
+            parsed.members.append({"member": member.path, "sha256": digest, "layout": handler.layout, "rows": 0})
+            continue
         try:
             for item in handler.read(data, ctx):
                 if isinstance(item, ContactRecord):
@@ -189,18 +228,26 @@ def parse_export(path: Path, label: str | None = None, limits: Limits = DEFAULT_
             raise
         except RecursionError:
             raise InputError(f"{archive.label}: {member.path} is nested too deeply to be an export") from None
+        except MemoryError:
+            raise InputError(f"{archive.label}: {member.path} is too large to read") from None
         except (ValueError, TypeError, KeyError, AttributeError, IndexError, csv.Error) as exc:
             raise InputError(
                 f"{archive.label}: {member.path} does not have the layout expected for {handler.layout}"
                 f" ({type(exc).__name__})"
             ) from None
+        del data
         parsed.warnings.extend(ctx.warnings)
-        parsed.members.append({"member": member.path, "sha256": digest, "layout": handler.layout, "rows": rows})
+        found = parsed.records[first:]
+        layouts = list(dict.fromkeys(r.layout for r in found if r.layout)) or [handler.layout]
+        platforms = list(dict.fromkeys(r.platform for r in found)) or [connector.platform]
+        parsed.members.append({"member": member.path, "sha256": digest, "layout": ",".join(layouts), "rows": rows})
         if handler.people or rows:
-            if connector.platform not in parsed.platforms:
-                parsed.platforms.append(connector.platform)
-            if handler.layout not in parsed.layouts:
-                parsed.layouts.append(handler.layout)
+            for platform in platforms:
+                if platform not in parsed.platforms:
+                    parsed.platforms.append(platform)
+            for layout in layouts:
+                if layout not in parsed.layouts:
+                    parsed.layouts.append(layout)
     parsed.records = merge_mutual(parsed.records)
     if len(parsed.warnings) > MAX_WARNINGS:
         extra = len(parsed.warnings) - MAX_WARNINGS

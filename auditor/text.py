@@ -21,21 +21,35 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"\s+")
 
 
-def repair_mojibake(value: str) -> str:
-    """Undo Meta's export encoding, where each UTF-8 byte was written as its own ``\\u00XX``.
+def meta_encode(value: str) -> str:
+    """What Meta's JSON writer does to a string: every UTF-8 byte becomes its own code point
+    (U+0000–U+00FF). Kept here as the exact inverse of ``repair_mojibake`` (tests, fixtures)."""
+    return value.encode("utf-8").decode("latin-1")
 
-    A string with any character above U+00FF is already right; one made only of Latin-1
-    characters with at least one above U+007F is re-read as UTF-8, and kept as it was if that
-    fails (it was genuine Latin-1). Repairing twice changes nothing.
-    """
-    if not value or value.isascii():
-        return value
-    if any(ord(ch) > 0xFF for ch in value):
+
+def _repair_once(value: str) -> str:
+    if not value or value.isascii() or any(ord(ch) > 0xFF for ch in value):
         return value
     try:
         return value.encode("latin-1").decode("utf-8")
     except UnicodeDecodeError:
         return value
+
+
+def repair_mojibake(value: str) -> str:
+    """Undo Meta's export encoding, where each UTF-8 byte was written as its own ``\\u00XX``.
+
+    A string with any character above U+00FF is already right; one made only of Latin-1
+    characters with at least one above U+007F is re-read as UTF-8, and kept as it was if that
+    fails (it was genuine Latin-1). The step is repeated while it still changes something (a
+    file re-saved through a second Latin-1 round trip), so repairing twice changes nothing.
+    """
+    for _ in range(4):
+        repaired = _repair_once(value)
+        if repaired == value:
+            return value
+        value = repaired
+    return value
 
 
 def repair_deep(obj):
