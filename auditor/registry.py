@@ -67,5 +67,6 @@ class Registry(Generic[T]):
 
 export_connectors: Registry = Registry("export connector", ("auditor.connectors",))
 roster_connectors: Registry = Registry("roster format", ("auditor.connectors.roster",))
+api_connectors: Registry = Registry("API connector", ("auditor.connectors.api",))
 rule_kinds: Registry = Registry("rule kind", ("auditor.rules",))
 report_writers: Registry = Registry("report format", ("auditor.reports",))
