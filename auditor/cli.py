@@ -220,6 +220,82 @@ def import_(state: State, files: tuple[Path, ...], manifest: Path | None, staff_
 
 
 @main.command()
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Audit date (fixes ages); default today.")
+@click.option("--policy", "policy_name", metavar="PRESET", help="Policy preset; default the one chosen at init.")
+@click.option("--format", "fmt", default="json", show_default=True, help="json, csv, html (see 'auditor report --help').")
+@click.option("--out", type=click.Path(path_type=Path), help="Write the report here (default: standard output).")
+@click.option("--since", type=int, metavar="AUDIT", help="Compare with this audit instead of the previous one.")
+@click.pass_obj
+def audit(state: State, as_of: str | None, policy_name: str | None, fmt: str, out: Path | None, since: int | None) -> None:
+    """Match contacts, apply the policy and report the forbidden connections.
+
+    \b
+    Examples:
+      auditor audit --as-of 2026-11-01 --format json --out findings.json
+      auditor audit --policy milton-keynes --format html --out report.html
+    """
+    from auditor.audit import run_audit
+    from auditor.policy import load_policy
+    from auditor.registry import report_writers
+    from auditor.reporting import load_report, write_report
+
+    if fmt not in report_writers:
+        raise click.BadParameter(f"unknown format {fmt!r} (formats: {', '.join(report_writers.names())})",
+                                 param_hint="--format")
+    db = state.database()
+    when = _parse_date(as_of)
+    policy = load_policy(policy_name or db.get_setting("policy"), state.config)
+    result = run_audit(db, when, policy, progress=state.progress(), since=since)
+    text = write_report(load_report(db, result.audit_id), fmt, out)
+    if text is not None:
+        click.echo(text, nl=False)
+    s = result.summary
+    sev = s.get("by_severity", {})
+    click.echo(f"audit {result.audit_id} ({policy.name} {policy.version}, as of {when.isoformat()}): "
+               f"{s['connections']} connections of {s['staff_with_exports']} staff; findings: "
+               f"{sev.get('breach', 0)} breach, {sev.get('report', 0)} report, {sev.get('advisory', 0)} advisory"
+               + (f"; wrote {out}" if out else ""), err=True)
+
+
+def _parse_date(value: str | None):
+    from datetime import date
+
+    from auditor.errors import InputError
+
+    if not value:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"--as-of {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@main.group()
+def exemptions() -> None:
+    """The exemptions register (declared relatives, with approver and review date)."""
+
+
+@exemptions.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_obj
+def exemptions_import(state: State, file: Path) -> None:
+    """Import exemptions from CSV: staff_ref,person_ref,relationship,approved_by,review_date.
+
+    \b
+    Example:
+      auditor exemptions import exemptions.csv
+    """
+    from auditor.exemptions import add_exemptions, read_exemptions
+    from auditor.policy import load_policy
+
+    db = state.database()
+    policy = load_policy(db.get_setting("policy"), state.config)
+    rows = read_exemptions(file)
+    added = add_exemptions(db, rows, policy)
+    click.echo(f"exemptions: {added} added, {len(rows) - added} already held")
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True)
 def connectors(as_json: bool) -> None:
     """List the platforms auditor reads and the layouts of each.

@@ -1,0 +1,422 @@
+"""Running an audit: match what needs matching, build the graph, apply the policy, keep the
+findings (with exemptions and earlier review decisions applied) and compare with the last audit.
+
+The audit date is an argument; nothing here reads the clock except to timestamp the record of
+when the audit was run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from auditor import auditlog
+from auditor.ages import age_on
+from auditor.db import Database, utcnow
+from auditor.errors import InputError
+from auditor.graph import account_node, build_graph, household_corroboration, person_node, staff_node
+from auditor.match.engine import MATCHER_VERSION, AccountView, Evidence, RosterEntry, RosterIndex
+from auditor.models import (
+    Account,
+    AuditRun,
+    ContactPoint,
+    Exemption,
+    Finding,
+    ImportedFile,
+    MatchCandidate,
+    Person,
+    PupilContact,
+    ReviewDecision,
+    Role,
+    School,
+)
+from auditor.models import (
+    Connection as ConnectionRow,
+)
+from auditor.policy import SEVERITY_RANK, Policy
+from auditor.progress import NULL_PROGRESS, Progress
+from auditor.registry import rule_kinds
+from auditor.roster import roster_version
+from auditor.rules import Child, StaffMember, Subject
+from auditor.version import __version__
+
+MATCH_CHUNK = 5000
+
+
+# -- the roster on the audit date -----------------------------------------------------------
+@dataclass
+class RosterSnapshot:
+    subjects: dict[int, Subject]
+    entries: list[RosterEntry]
+    staff: dict[int, StaffMember]
+    refs: dict[int, str]
+    links: list[tuple[int, int, str | None]]
+    schools: dict[int, str]
+    version: str
+    names: dict[int, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
+
+
+def _role_on(roles: list, as_of: date) -> str:
+    """A pupil is current if on roll on the audit date, past if they left on or before it."""
+    current = past = future = False
+    for r in roles:
+        if r.role != "pupil":
+            continue
+        started = r.start_date is None or r.start_date <= as_of
+        ended = r.end_date is not None and r.end_date <= as_of
+        if ended:
+            past = True
+        elif started:
+            current = True
+        else:
+            future = True
+    return "pupil" if current else "past_pupil" if past else "future_pupil" if future else "pupil"
+
+
+def load_roster(conn: Connection, as_of: date) -> RosterSnapshot:
+    people = list(conn.execute(sa.select(Person.__table__)))
+    if not people:
+        raise InputError("the roster is empty", hint="run: auditor roster import PATH")
+    roles: dict[int, list] = defaultdict(list)
+    for r in conn.execute(sa.select(Role.__table__)):
+        roles[r.person_id].append(r)
+    points: dict[int, dict[str, set[str]]] = defaultdict(lambda: {"phone": set(), "email": set()})
+    for p in conn.execute(sa.select(ContactPoint.__table__)):
+        points[p.person_id][p.kind].add(p.value)
+    links = [(r.pupil_id, r.contact_id, r.relationship) for r in conn.execute(sa.select(PupilContact.__table__))]
+    schools = {r.id: r.ref for r in conn.execute(sa.select(School.__table__.c.id, School.__table__.c.ref))}
+    by_id = {p.id: p for p in people}
+
+    def schools_of(pid: int) -> frozenset[int]:
+        return frozenset(r.school_id for r in roles[pid] if r.school_id is not None)
+
+    role_on = {}
+    ages = {}
+    for p in people:
+        role_on[p.id] = (_role_on(roles[p.id], as_of) if p.kind == "pupil"
+                         else "parent_carer" if p.kind == "contact" else "staff")
+        ages[p.id] = age_on(p.date_of_birth, as_of)
+    children: dict[int, list[Child]] = defaultdict(list)
+    for pupil_id, contact_id, relationship in links:
+        if pupil_id in by_id:
+            children[contact_id].append(Child(pupil_id, relationship, role_on[pupil_id], schools_of(pupil_id),
+                                              ages[pupil_id]))
+    # A contact's "schools" are those of their children, so own-school scopes work for parents.
+    subjects = {}
+    entries = []
+    staff = {}
+    for p in people:
+        own_schools = schools_of(p.id)
+        if p.kind == "contact":
+            own_schools = frozenset().union(*(c.schools for c in children[p.id])) if children[p.id] else own_schools
+        subjects[p.id] = Subject(p.id, p.ref, p.kind, role_on[p.id], own_schools, ages[p.id], bool(p.vulnerable),
+                                 tuple(children[p.id]))
+        entries.append(RosterEntry(
+            person_id=p.id, kind=p.kind, role=role_on[p.id], legal_forename=p.legal_forename,
+            legal_surname=p.legal_surname, preferred_forename=p.preferred_forename,
+            preferred_surname=p.preferred_surname, middle_names=p.middle_names, former_surname=p.former_surname,
+            title=p.title, birth_year=p.date_of_birth.year if p.date_of_birth else None, age=ages[p.id],
+            phones=frozenset(points[p.id]["phone"]), emails=frozenset(points[p.id]["email"]), schools=own_schools,
+        ))
+        if p.kind == "staff":
+            title = next((r.job_title for r in roles[p.id] if r.role == "staff"), None)
+            staff[p.id] = StaffMember(p.id, p.ref, own_schools, title)
+    return RosterSnapshot(subjects, entries, staff, {p.id: p.ref for p in people}, links, schools,
+                          roster_version(conn),
+                          names={p.id: (p.preferred_forename or p.legal_forename, p.legal_surname, p.kind)
+                                 for p in people})
+
+
+# -- matching ------------------------------------------------------------------------------
+def match_state(roster: RosterSnapshot, as_of: date) -> str:
+    return f"{roster.version}:{MATCHER_VERSION}:{as_of.isoformat()}"
+
+
+def run_matching(db: Database, roster: RosterSnapshot, as_of: date, progress: Progress = NULL_PROGRESS) -> int:
+    """Match every account not yet matched under this roster, matcher and date; returns how many.
+    Work is committed in chunks, each with its accounts' state, so an interrupted run resumes."""
+    state = match_state(roster, as_of)
+    accounts = Account.__table__
+    with db.engine.connect() as conn:
+        todo = [r[0] for r in conn.execute(sa.select(accounts.c.id).where(
+            sa.or_(accounts.c.matched_state.is_(None), accounts.c.matched_state != state),
+            accounts.c.purged.is_(False)))]
+    if not todo:
+        return 0
+    index = RosterIndex(roster.entries, as_of.year)
+    from auditor.match.engine import match_account
+
+    progress.start("matching contacts", len(todo))
+    candidates_table = MatchCandidate.__table__
+    for start in range(0, len(todo), MATCH_CHUNK):
+        chunk = todo[start:start + MATCH_CHUNK]
+        with db.begin() as conn:
+            rows = list(conn.execute(sa.select(
+                accounts.c.id, accounts.c.platform, accounts.c.display_name, accounts.c.username,
+                accounts.c.phones, accounts.c.emails).where(accounts.c.id.in_(chunk))))
+            new = []
+            for row in rows:
+                view = AccountView(row.id, row.platform, row.display_name, row.username,
+                                   tuple(row.phones or ()), tuple(row.emails or ()))
+                for cand in match_account(index, view):
+                    new.append({
+                        "account_id": row.id, "person_id": cand.person_id, "weight": round(cand.weight, 3),
+                        "probability": round(cand.probability, 4), "band": cand.band,
+                        "evidence": [ev.as_dict() for ev in cand.evidence] + [{"pieces": cand.pieces}],
+                        "reading": cand.reading, "ambiguous": cand.ambiguous, "state": state,
+                    })
+            conn.execute(candidates_table.delete().where(candidates_table.c.account_id.in_(chunk)))
+            if new:
+                conn.execute(candidates_table.insert(), new)
+            conn.execute(accounts.update().where(accounts.c.id.in_(chunk)).values(matched_state=state))
+        progress.advance(len(chunk))
+    progress.finish()
+    return len(todo)
+
+
+# -- findings ------------------------------------------------------------------------------
+@dataclass
+class AuditResult:
+    audit_id: int
+    as_of: date
+    policy: Policy
+    findings: list[dict]
+    summary: dict
+    trend: dict
+
+
+def finding_key(staff_ref: str, person_ref: str, platform: str, account_key: str, kind: str) -> str:
+    body = "\x1f".join([staff_ref, person_ref, platform, account_key, kind])
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
+
+
+def evidence_fingerprint(account_key: str, evidence: list[dict]) -> str:
+    levels = sorted(f"{e.get('comparison')}={e.get('level')}" for e in evidence if "comparison" in e)
+    return hashlib.sha256(json.dumps([account_key, levels]).encode()).hexdigest()[:32]
+
+
+def _band(weight: float, pieces: int, ambiguous: bool, thresholds) -> str:
+    if weight >= thresholds.probable and pieces >= 2 and not ambiguous:
+        return "probable"
+    if weight >= thresholds.review:
+        return "needs_review"
+    return "no_link"
+
+
+def _school_evidence(subject: Subject, staff: StaffMember, index_share: dict[int, float]) -> Evidence | None:
+    """Own-school agreement is mild evidence when the roster holds several schools."""
+    if len(index_share) < 2 or not staff.schools or not subject.schools:
+        return None
+    share = sum(index_share.get(s, 0.0) for s in staff.schools)
+    if share <= 0 or share >= 1:
+        return None
+    import math
+
+    if subject.schools & staff.schools:
+        return Evidence("school", "same school as the member of staff", min(math.log2(0.75 / share), 1.5))
+    return Evidence("school", "another school of the trust", max(math.log2(0.25 / (1 - share)), -1.5))
+
+
+def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NULL_PROGRESS,
+              since: int | None = None, actor: str | None = None) -> AuditResult:
+    from auditor.match.engine import DEFAULT_THRESHOLDS as T
+
+    with db.engine.connect() as conn:
+        roster = load_roster(conn, as_of)
+    run_matching(db, roster, as_of, progress)
+
+    accounts, conns, files = Account.__table__, ConnectionRow.__table__, ImportedFile.__table__
+    cands_t = MatchCandidate.__table__
+    with db.engine.connect() as conn:
+        cand_rows = list(conn.execute(sa.select(cands_t).where(cands_t.c.band != "no_link_dropped")))
+        candidates: dict[int, list] = defaultdict(list)
+        for c in cand_rows:
+            candidates[c.account_id].append(c)
+        account_ids = list(candidates)
+        rows = []
+        for start in range(0, len(account_ids), 1000):
+            chunk = account_ids[start:start + 1000]
+            rows += list(conn.execute(
+                sa.select(conns.c.id, conns.c.staff_id, conns.c.account_id, conns.c.kind, conns.c.connected_at,
+                          conns.c.member, files.c.sha256, accounts.c.platform, accounts.c.key,
+                          accounts.c.display_name, accounts.c.username, accounts.c.profile_url)
+                .join(files, files.c.id == conns.c.file_id).join(accounts, accounts.c.id == conns.c.account_id)
+                .where(conns.c.account_id.in_(chunk)).order_by(conns.c.id)))
+        exemptions = list(conn.execute(sa.select(Exemption.__table__)))
+        decisions: dict[str, object] = {}
+        for d in conn.execute(sa.select(ReviewDecision.__table__).order_by(ReviewDecision.__table__.c.id)):
+            decisions[d.finding_key] = d
+        previous = conn.execute(sa.select(AuditRun.__table__.c.id).where(AuditRun.__table__.c.status == "done")
+                                .order_by(AuditRun.__table__.c.id.desc()).limit(1)).scalar()
+        totals = conn.execute(sa.select(sa.func.count(conns.c.id), sa.func.count(sa.distinct(conns.c.staff_id)),
+                                        sa.func.count(sa.distinct(conns.c.file_id)))).first()
+
+    G = build_graph(roster.staff, [(r.staff_id, r.account_id, r.kind) for r in rows],
+                    [(c.account_id, c.person_id, c.weight, c.band) for c in cand_rows], roster.links)
+    shares: dict[int, int] = defaultdict(int)
+    pupils = [s for s in roster.subjects.values() if s.kind == "pupil"]
+    for s in pupils:
+        for sc in s.schools:
+            shares[sc] += 1
+    school_share = {k: v / max(len(pupils), 1) for k, v in shares.items()}
+
+    active_exemptions: dict[tuple[int, int], object] = {}
+    lapsed_exemptions: dict[tuple[int, int], object] = {}
+    for ex in exemptions:
+        pair = (ex.staff_id, ex.person_id)
+        if ex.expired_at is None and ex.review_date >= as_of:
+            active_exemptions[pair] = ex
+        else:
+            lapsed_exemptions[pair] = ex
+
+    findings: dict[str, dict] = {}
+    for row in rows:
+        staff = roster.staff.get(row.staff_id)
+        if staff is None or not policy.covers_staff(staff.job_title) or not policy.covers_platform(row.platform):
+            continue
+        if row.display_name and row.display_name in policy.exempt_accounts:
+            continue
+        scored = []
+        for c in candidates[row.account_id]:
+            subject = roster.subjects[c.person_id]
+            evidence = [e for e in (c.evidence or []) if "comparison" in e]
+            pieces = next((e["pieces"] for e in (c.evidence or []) if "pieces" in e), 0)
+            colleague = any(e.get("comparison") == "colleague" for e in evidence)
+            weight = c.weight
+            extra: list[dict] = []
+            school = _school_evidence(subject, staff, school_share) if subject.kind != "staff" else None
+            if school:
+                weight += school.weight
+                extra.append(school.as_dict())
+            bonus, reasons = household_corroboration(G, staff_node(row.staff_id), account_node(row.account_id),
+                                                     person_node(c.person_id))
+            if bonus:
+                weight += bonus
+                extra.append({"comparison": "household", "level": "; ".join(reasons), "weight": round(bonus, 2)})
+                pieces += 1
+            band = "no_link" if colleague else _band(weight, pieces, c.ambiguous, T)
+            scored.append((weight, c, subject, band, evidence + extra))
+        scored.sort(key=lambda x: -x[0])
+        if not scored:
+            continue
+        weight, c, subject, band, explanation = scored[0]
+        if band == "no_link" or subject.kind == "staff":
+            continue
+        best_rule, best_sev, reason = None, "none", None
+        for rule in policy.rules:
+            kind_impl = rule_kinds.get(rule.kind)
+            why = kind_impl.applies(rule.params, subject, staff)
+            if not why:
+                continue
+            sev = rule.severity_for(row.kind)
+            if SEVERITY_RANK[sev] > SEVERITY_RANK[best_sev]:
+                best_rule, best_sev, reason = rule, sev, why
+        if best_rule is None or best_sev == "none":
+            continue
+        severity = "breach" if best_sev == "breach_review" else best_sev
+        status = "needs_review" if best_sev == "breach_review" else band
+        person_ref = roster.refs[c.person_id]
+        staff_ref = roster.refs[row.staff_id]
+        key = finding_key(staff_ref, person_ref, row.platform, row.key, row.kind)
+        if key in findings:
+            continue
+        prior = [{"comparison": "prior", "level": "a contact is rarely any given roster person",
+                  "weight": round(weight - sum(e["weight"] for e in explanation), 2)}]
+        full_explanation = prior + explanation
+        fingerprint = evidence_fingerprint(row.key, explanation)
+        detail: dict = {"reason": reason}
+        alternatives = [roster.refs[x[1].person_id] for x in scored[1:] if x[3] != "no_link"]
+        if c.ambiguous or alternatives:
+            detail["alternatives"] = alternatives
+        pair = (row.staff_id, c.person_id)
+        if pair in active_exemptions:
+            ex = active_exemptions[pair]
+            if policy.allows_exemption(ex.relationship):
+                status = "excepted"
+                detail["exemption"] = {"relationship": ex.relationship, "approved_by": ex.approved_by,
+                                       "review_date": ex.review_date.isoformat()}
+            else:
+                detail["exemption_refused"] = f"{policy.name} does not allow exempting a {ex.relationship}"
+        elif pair in lapsed_exemptions:
+            ex = lapsed_exemptions[pair]
+            detail["exemption_lapsed"] = ex.review_date.isoformat()
+        decision = decisions.get(key)
+        if decision is not None and status != "excepted":
+            if decision.evidence_fingerprint == fingerprint:
+                status = decision.decision
+                detail["decision"] = {"by": decision.actor, "at": decision.decided_at.isoformat(),
+                                      "reason": decision.reason}
+            else:
+                detail["decision_lapsed"] = "new evidence since the last decision"
+        findings[key] = {
+            "key": key, "staff_id": row.staff_id, "staff_ref": staff_ref, "person_id": c.person_id,
+            "person_ref": person_ref, "person_role": subject.role, "rule": best_rule.id,
+            "clause": best_rule.clause, "severity": severity, "status": status,
+            "confidence": round(1.0 / (1.0 + 2.0 ** (-weight)), 4), "platform": row.platform,
+            "relationship": row.kind, "account_id": row.account_id,
+            "account": {"display_name": row.display_name, "username": row.username, "profile_url": row.profile_url},
+            "source": {"file_sha256": row.sha256, "member": row.member},
+            "connected_at": row.connected_at.isoformat() if row.connected_at else None,
+            "explanation": full_explanation, "evidence_fingerprint": fingerprint, "detail": detail,
+        }
+
+    ordered = sorted(findings.values(), key=lambda f: (f["staff_ref"], -SEVERITY_RANK[f["severity"]],
+                                                       f["person_ref"], f["platform"], f["relationship"]))
+    summary = {
+        "staff_with_exports": totals[1], "files": totals[2], "connections": totals[0],
+        "accounts_matched": len(candidates), "findings": len(ordered),
+        "by_severity": _count(ordered, "severity"), "by_status": _count(ordered, "status"),
+        "by_rule": _count(ordered, "rule"), "by_platform": _count(ordered, "platform"),
+    }
+    with db.begin() as conn:
+        audit_id = conn.execute(AuditRun.__table__.insert().values(
+            created_at=utcnow(), as_of=as_of, policy_name=policy.name, policy_version=policy.version,
+            tool_version=__version__, roster_version=roster.version, previous_id=since or previous,
+            status="running", summary=summary)).inserted_primary_key[0]
+        if ordered:
+            conn.execute(Finding.__table__.insert(), [_finding_row(audit_id, f) for f in ordered])
+        trend = compute_trend(conn, audit_id, since or previous)
+        summary["trend"] = trend
+        conn.execute(AuditRun.__table__.update().where(AuditRun.__table__.c.id == audit_id)
+                     .values(status="done", summary=summary))
+        auditlog.append(conn, "audit", subject=f"audit {audit_id}", actor=actor, details={
+            "as_of": as_of.isoformat(), "policy": f"{policy.name} {policy.version}", "findings": len(ordered)})
+    return AuditResult(audit_id, as_of, policy, ordered, summary, trend)
+
+
+def _count(items: list[dict], key: str) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for item in items:
+        counts[item[key]] += 1
+    return dict(sorted(counts.items()))
+
+
+def _finding_row(audit_id: int, f: dict) -> dict:
+    return {
+        "audit_id": audit_id, "key": f["key"], "staff_id": f["staff_id"], "person_id": f["person_id"],
+        "person_role": f["person_role"], "rule": f["rule"], "clause": f["clause"], "severity": f["severity"],
+        "status": f["status"], "confidence": f["confidence"], "platform": f["platform"],
+        "relationship": f["relationship"], "account_id": f["account_id"],
+        "display_name": f["account"]["display_name"], "username": f["account"]["username"],
+        "profile_url": f["account"]["profile_url"], "file_sha256": f["source"]["file_sha256"],
+        "member": f["source"]["member"],
+        "connected_at": datetime.fromisoformat(f["connected_at"]) if f["connected_at"] else None,
+        "explanation": f["explanation"], "evidence_fingerprint": f["evidence_fingerprint"], "detail": f["detail"],
+    }
+
+
+def compute_trend(conn: Connection, audit_id: int, previous_id: int | None) -> dict:
+    """New, resolved and unchanged findings against an earlier audit (by stable key)."""
+    if previous_id is None:
+        return {"previous": None, "new": None, "resolved": None, "unchanged": None}
+    table = Finding.__table__
+    now = {r[0] for r in conn.execute(sa.select(table.c.key).where(table.c.audit_id == audit_id))}
+    before = {r[0] for r in conn.execute(sa.select(table.c.key).where(table.c.audit_id == previous_id))}
+    return {"previous": previous_id, "new": len(now - before), "resolved": len(before - now),
+            "unchanged": len(now & before)}

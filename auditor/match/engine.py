@@ -1,0 +1,557 @@
+"""The matcher: who is each contact account? An explicit Fellegi–Sunter model.
+
+For each account we read its display name and handle several ways (``Reading``), look up the
+roster people those readings could be through blocking dictionaries (never a loop over the
+whole roster), and score each pair as a sum of log2 Bayes factors, one per comparison, each at
+a named level of an ordered ladder (forename: exact legal, exact preferred, nickname, spelling
+variant, Jaro-Winkler bands, phonetic, initial, missing, conflicting; surname likewise; birth
+year; phone; e-mail; platform age plausibility). Agreement on a value earns more when the
+value is rare in the roster (term-frequency adjustment), and a reference table of common
+British surnames keeps a small school from mistaking Smith for a rare name.
+
+A candidate is *probable* only with two independent agreeing pieces of evidence (full name +
+birth year, a full name rare in the roster, a full name + middle name, or an exact phone or
+e-mail); otherwise *needs review* above a lower threshold; otherwise no link. Two people within
+a small margin make the match ambiguous (needs review, alternatives listed). A member of staff
+who fits as well as a pupil or parent wins: a colleague is never turned into an accusation.
+
+Everything here is pure: the roster and accounts come in, candidates with their evidence go out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import jellyfish
+from rapidfuzz.distance import JaroWinkler
+
+from auditor.match.names import (
+    HandleParse,
+    ParsedName,
+    Reading,
+    birth_years,
+    compact,
+    fold,
+    handle_token_sequences,
+    parse_display_name,
+    parse_handle,
+    readings_from_tokens,
+)
+from auditor.match.nicknames import forms, related
+from auditor.match.reference import reference_surname_frequency
+
+MATCHER_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Match weights are log2 odds; 0 is even odds."""
+
+    probable: float = 3.0  # p ≥ 0.89
+    review: float = -1.5  # p ≥ 0.26
+    keep: float = -4.0  # candidates kept for per-connection corroboration
+    ambiguity_margin: float = 1.5  # bits between the best two people
+    colleague_margin: float = 1.0  # a staff member this close to the best wins
+    min_tf: float = 1 / 5000  # no name is treated as rarer than this in the population
+    rare_full_name: float = 0.02  # expected roster people sharing a full name by chance
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+# -- inputs ----------------------------------------------------------------------------------
+@dataclass
+class RosterEntry:
+    """One roster person, as the matcher sees them on the audit date."""
+
+    person_id: int
+    kind: str  # pupil | contact | staff
+    role: str  # pupil | past_pupil | future_pupil | parent_carer | staff
+    legal_forename: str | None
+    legal_surname: str | None
+    preferred_forename: str | None = None
+    preferred_surname: str | None = None
+    middle_names: str | None = None
+    former_surname: str | None = None
+    title: str | None = None
+    birth_year: int | None = None
+    age: int | None = None
+    phones: frozenset[str] = frozenset()
+    emails: frozenset[str] = frozenset()
+    schools: frozenset[int] = frozenset()
+    # derived by prepare()
+    forenames: dict[str, str] = field(default_factory=dict)  # folded -> legal | preferred
+    surnames: dict[str, str] = field(default_factory=dict)  # compact -> legal | preferred | former
+    surname_parts: frozenset[str] = frozenset()
+    middles: frozenset[str] = frozenset()
+
+    def prepare(self) -> RosterEntry:
+        for value, how in ((self.legal_forename, "legal"), (self.preferred_forename, "preferred")):
+            tokens = parse_display_name(value).tokens if value else ()
+            if tokens:
+                self.forenames.setdefault(tokens[0], how)
+                if "-" in tokens[0]:  # Mary-Jane: also Mary
+                    self.forenames.setdefault(tokens[0].split("-")[0], how)
+        parts: set[str] = set()
+        for value, how in ((self.legal_surname, "legal"), (self.preferred_surname, "preferred"),
+                           (self.former_surname, "former")):
+            if value:
+                folded = fold(value)
+                if folded:
+                    self.surnames.setdefault(compact(folded), how)
+                    pieces = [p for p in folded.replace("-", " ").split() if len(p) >= 2]
+                    if len(pieces) > 1:
+                        parts.update(pieces)
+        self.surname_parts = frozenset(parts)
+        self.middles = frozenset(parse_display_name(self.middle_names).tokens) if self.middle_names else frozenset()
+        return self
+
+    @property
+    def is_adult(self) -> bool:
+        return self.kind in ("contact", "staff") or (self.age is not None and self.age >= 18)
+
+
+@dataclass
+class AccountView:
+    """What an export says about one contact account."""
+
+    account_id: int
+    platform: str
+    display_name: str | None = None
+    username: str | None = None
+    phones: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+
+
+@dataclass
+class Evidence:
+    comparison: str
+    level: str
+    weight: float
+
+    def as_dict(self) -> dict:
+        return {"comparison": self.comparison, "level": self.level, "weight": round(self.weight, 2)}
+
+
+@dataclass
+class Candidate:
+    person_id: int
+    weight: float
+    evidence: list[Evidence]
+    pieces: int  # independent agreeing pieces of evidence
+    reading: str
+    band: str = "no_link"
+    ambiguous: bool = False
+    alternatives: list[int] = field(default_factory=list)
+
+    @property
+    def probability(self) -> float:
+        return 1.0 / (1.0 + 2.0 ** (-self.weight))
+
+
+# -- the roster index ------------------------------------------------------------------------
+class RosterIndex:
+    """Blocking dictionaries and term frequencies over the roster."""
+
+    def __init__(self, entries: Iterable[RosterEntry], as_of_year: int,
+                 thresholds: Thresholds = DEFAULT_THRESHOLDS) -> None:
+        self.entries: list[RosterEntry] = [e.prepare() for e in entries]
+        self.as_of_year = as_of_year
+        self.t = thresholds
+        n = max(len(self.entries), 1)
+        self.n = n
+        fore_count: dict[str, int] = defaultdict(int)
+        sur_count: dict[str, int] = defaultdict(int)
+        middle_count: dict[str, int] = defaultdict(int)
+        self.by_fore: dict[str, list[int]] = defaultdict(list)  # forename (and its forms) -> entries
+        self.by_sur: dict[str, list[int]] = defaultdict(list)  # compact surname or part -> entries
+        self.by_phone: dict[str, list[int]] = defaultdict(list)
+        self.by_email: dict[str, list[int]] = defaultdict(list)
+        self.by_phonetic: dict[tuple[str, str], list[int]] = defaultdict(list)
+        lexicon: set[str] = set()
+        for i, e in enumerate(self.entries):
+            keys_f: set[str] = set()
+            for f in e.forenames:
+                fore_count[f] += 1
+                keys_f.add(f)
+                keys_f.update(forms(f))
+                lexicon.add(f)
+                lexicon.update(x for x in forms(f) if len(x) >= 2)
+            for k in keys_f:
+                self.by_fore[k].append(i)
+            keys_s: set[str] = set(e.surnames) | set(e.surname_parts)
+            for s in e.surnames:
+                sur_count[s] += 1
+            for s in keys_s:
+                self.by_sur[s].append(i)
+                lexicon.add(s)
+            for m in e.middles:
+                middle_count[m] += 1
+            for phone in e.phones:
+                self.by_phone[phone].append(i)
+            for email in e.emails:
+                self.by_email[email].append(i)
+            for f in e.forenames:
+                for s in e.surnames:
+                    self.by_phonetic[(_phonetic(f), _phonetic(s))].append(i)
+        self.lexicon = frozenset(w for w in lexicon if len(w) >= 2)
+        self.by_person = {e.person_id: e for e in self.entries}
+        self.fore_tf = {k: v / n for k, v in fore_count.items()}
+        self.sur_tf = {k: v / n for k, v in sur_count.items()}
+        self.middle_tf = {k: v / n for k, v in middle_count.items()}
+        # initials
+        fi: dict[str, int] = defaultdict(int)
+        si: dict[str, int] = defaultdict(int)
+        for e in self.entries:
+            for f in e.forenames:
+                fi[f[0]] += 1
+            for s in e.surnames:
+                si[s[0]] += 1
+        self.fore_initial_tf = {k: v / n for k, v in fi.items()}
+        self.sur_initial_tf = {k: v / n for k, v in si.items()}
+        # distinct forenames per surname and surnames per forename, for fuzzy comparison in blocks
+        self.fores_by_sur: dict[str, set[str]] = defaultdict(set)
+        self.surs_by_fore: dict[str, set[str]] = defaultdict(set)
+        for e in self.entries:
+            for s in e.surnames:
+                self.fores_by_sur[s].update(e.forenames)
+            for f in e.forenames:
+                self.surs_by_fore[f].update(e.surnames)
+        self.prior = math.log2(0.03 / n)
+        schools: dict[int, int] = defaultdict(int)
+        pupils = 0
+        for e in self.entries:
+            if e.kind == "pupil":
+                pupils += 1
+                for s in e.schools:
+                    schools[s] += 1
+        self.school_share = {k: v / max(pupils, 1) for k, v in schools.items()}
+
+    # term frequencies, floored so that no name counts as rarer than the population allows
+    def tf_fore(self, name: str) -> float:
+        return max(self.fore_tf.get(name, 0.0), 1.0 / self.n, self.t.min_tf)
+
+    def tf_sur(self, name: str) -> float:
+        return max(self.sur_tf.get(name, 0.0), reference_surname_frequency(name), 1.0 / self.n, self.t.min_tf)
+
+    def tf_fore_group(self, name: str) -> float:
+        total = self.fore_tf.get(name, 0.0) + sum(self.fore_tf.get(x, 0.0) for x in forms(name))
+        return max(total, 1.0 / self.n, self.t.min_tf)
+
+
+@lru_cache(maxsize=200_000)
+def _phonetic(name: str) -> str:
+    return jellyfish.metaphone(name.replace("-", "")) or name
+
+
+@lru_cache(maxsize=500_000)
+def _jw(a: str, b: str) -> float:
+    return JaroWinkler.normalized_similarity(a, b)
+
+
+# -- comparisons -----------------------------------------------------------------------------
+def log2(x: float) -> float:
+    return math.log2(max(x, 1e-12))
+
+
+def compare_forename(index: RosterIndex, reading: Reading, e: RosterEntry) -> tuple[Evidence, bool]:
+    """Forename ladder. Returns the evidence and whether it is an agreement on the name."""
+    f = reading.forename
+    if not f:
+        return Evidence("forename", "missing", 0.0), False
+    if reading.forename_is_initial:
+        initials = {x[0] for x in e.forenames}
+        if f in initials:
+            return Evidence("forename", "initial agrees", log2(0.95 / index.fore_initial_tf.get(f, 0.05))), False
+        return Evidence("forename", "initial conflicts", log2(0.03 / 0.93)), False
+    best: Evidence | None = None
+    for name, how in e.forenames.items():
+        if f == name:
+            level = "exact legal" if how == "legal" else "exact preferred"
+            return Evidence("forename", level, log2(0.88 / index.tf_fore(name))), True
+        kind = related(f, name)
+        if kind:
+            weight = log2((0.6 if kind == "nickname" else 0.5) / index.tf_fore_group(name))
+            candidate = Evidence("forename", kind, weight)
+            if best is None or candidate.weight > best.weight:
+                best = candidate
+    if best is not None:
+        return best, True
+    if len(f) >= 3:
+        top = max((_jw(f, name), name) for name in e.forenames) if e.forenames else (0.0, "")
+        if top[0] >= 0.92 and len(f) >= 4:
+            return Evidence("forename", "Jaro-Winkler ≥ 0.92", log2(0.03 / 0.002)), True
+        if any(_phonetic(f) == _phonetic(name) for name in e.forenames):
+            return Evidence("forename", "sounds alike", log2(0.02 / 0.004)), True
+        if top[0] >= 0.85 and len(f) >= 4:
+            return Evidence("forename", "Jaro-Winkler ≥ 0.85", log2(0.02 / 0.01)), False
+    if not e.forenames:
+        return Evidence("forename", "missing", 0.0), False
+    return Evidence("forename", "conflicts", log2(0.03 / 0.95)), False
+
+
+def compare_surname(index: RosterIndex, reading: Reading, e: RosterEntry) -> tuple[Evidence, bool]:
+    s = reading.surname
+    if not s:
+        return Evidence("surname", "missing", 0.0), False
+    if reading.surname_is_initial:
+        initials = {x[0] for x in e.surnames}
+        if s in initials:
+            return Evidence("surname", "initial agrees", log2(0.95 / index.sur_initial_tf.get(s, 0.05))), False
+        return Evidence("surname", "initial conflicts", log2(0.03 / 0.93)), False
+    c = compact(s)
+    for name, how in e.surnames.items():
+        if c == name:
+            level = "exact" if how == "legal" else f"exact {how}"
+            return Evidence("surname", level, log2(0.9 / index.tf_sur(name))), True
+    reading_parts = {p for p in s.replace("-", " ").split() if len(p) >= 2}
+    if c in e.surname_parts or (len(reading_parts) > 1 and reading_parts & set(e.surnames)):
+        shared = c if c in e.surname_parts else next(iter(reading_parts & set(e.surnames)))
+        return Evidence("surname", "one part of a double-barrelled name", log2(0.45 / index.tf_sur(shared))), True
+    if len(c) >= 3 and e.surnames:
+        top = max(_jw(c, name) for name in e.surnames)
+        if top >= 0.92 and len(c) >= 4:
+            return Evidence("surname", "Jaro-Winkler ≥ 0.92", log2(0.03 / 0.002)), True
+        if any(_phonetic(c) == _phonetic(name) for name in e.surnames):
+            return Evidence("surname", "sounds alike", log2(0.02 / 0.004)), True
+        if top >= 0.85 and len(c) >= 4:
+            return Evidence("surname", "Jaro-Winkler ≥ 0.85", log2(0.02 / 0.01)), False
+    if not e.surnames:
+        return Evidence("surname", "missing", 0.0), False
+    return Evidence("surname", "conflicts", log2(0.02 / 0.97)), False
+
+
+def compare_middle(index: RosterIndex, reading: Reading, e: RosterEntry) -> Evidence | None:
+    if not reading.middles:
+        return None
+    if not e.middles:
+        return Evidence("middle name", "not on the roster", -0.5)
+    shared = set(reading.middles) & e.middles
+    if shared:
+        rarest = min(index.middle_tf.get(m, 1 / index.n) for m in shared)
+        return Evidence("middle name", "agrees", min(log2(0.9 / max(rarest, index.t.min_tf)), 8.0))
+    return Evidence("middle name", "conflicts", -1.0)
+
+
+def compare_birth_year(index: RosterIndex, years: list[tuple[int, str]], e: RosterEntry) -> Evidence | None:
+    if not years:
+        return None
+    if e.birth_year is None:
+        # Parents and staff carry no date of birth: a handle year can still say "a child".
+        youngest = max(year for year, _ in years)
+        if e.is_adult and index.as_of_year - youngest < 16:
+            strength = "yyyy" if any(s == "yyyy" and y == youngest for y, s in years) else "yy"
+            return Evidence("age plausibility", f"handle year {youngest} is a child's, not an adult's",
+                            -4.0 if strength == "yyyy" else -1.0)
+        return None
+    best: Evidence | None = None
+    for year, strength in years:
+        delta = abs(year - e.birth_year)
+        if strength == "yyyy":
+            if delta == 0:
+                ev = Evidence("birth year", f"{year} agrees", log2(0.9 / (1 / 35)))
+            elif delta == 1:
+                ev = Evidence("birth year", f"{year} is one year out", log2(0.07 / (2 / 35)))
+            else:
+                ev = Evidence("birth year", f"{year} conflicts", log2(0.03 / 0.9))
+        else:
+            if delta == 0:
+                ev = Evidence("birth year", f"'{str(year)[2:]}' read as {year} agrees", log2(0.55 / 0.04))
+            elif delta == 1:
+                ev = Evidence("birth year", f"'{str(year)[2:]}' read as {year} is one year out", 0.0)
+            else:
+                ev = Evidence("birth year", f"'{str(year)[2:]}' read as {year} conflicts", log2(0.45 / 0.96))
+        if best is None or ev.weight > best.weight:
+            best = ev
+    return best
+
+
+def compare_platform_age(platform: str, e: RosterEntry) -> Evidence | None:
+    """LinkedIn admits no one under 16."""
+    if platform == "linkedin" and e.age is not None and e.age < 16:
+        return Evidence("platform", f"LinkedIn account, but aged {e.age}", -6.0)
+    return None
+
+
+# -- readings of one account -----------------------------------------------------------------
+@dataclass(frozen=True)
+class AccountReadings:
+    readings: tuple[Reading, ...]
+    years: tuple[tuple[int, str], ...]
+    title: str | None
+
+
+def account_readings(index: RosterIndex, account: AccountView) -> AccountReadings:
+    readings: list[Reading] = []
+    years: list[tuple[int, str]] = []
+    title = None
+    if account.display_name:
+        parsed: ParsedName = parse_display_name(account.display_name)
+        title = parsed.title
+        if parsed.title and len(parsed.tokens) == 1:
+            readings.append(Reading(None, parsed.tokens[0], (), "name: title + surname"))
+        else:
+            readings += readings_from_tokens(parsed.tokens, "name")
+        if len(parsed.tokens) == 1 and not parsed.title:
+            for seq in handle_token_sequences(HandleParse(parsed.tokens, ()), index.lexicon):
+                if len(seq) >= 2:
+                    readings += [r for r in readings_from_tokens(seq, "name split") if r.forename and r.surname]
+        years += birth_years(parsed.numbers, index.as_of_year)
+    if account.username:
+        handle = parse_handle(account.username)
+        seen: set[tuple[str | None, str | None]] = {(r.forename, r.surname) for r in readings}
+        for seq in handle_token_sequences(handle, index.lexicon):
+            for r in readings_from_tokens(seq, "handle"):
+                if (r.forename, r.surname) not in seen:
+                    seen.add((r.forename, r.surname))
+                    readings.append(r)
+        years += birth_years(handle.numbers, index.as_of_year)
+    return AccountReadings(tuple(readings), tuple(dict.fromkeys(years)), title)
+
+
+def _blocks(index: RosterIndex, r: Reading) -> set[int]:
+    """Roster entries a reading could be: exact name keys, phonetic keys, initials, and fuzzy
+    matches inside a surname's (or forename's) block."""
+    found: set[int] = set()
+    f, s = r.forename, r.surname
+    if f and s and not r.forename_is_initial and not r.surname_is_initial:
+        c = compact(s)
+        sur_keys = [c] + [p for p in s.replace("-", " ").split() if len(p) >= 2 and p != c]
+        fore_block = set(index.by_fore.get(f, ()))
+        for key in sur_keys:
+            block = index.by_sur.get(key)
+            if block:
+                hits = fore_block.intersection(block)
+                found |= hits
+                if not hits:  # the surname is known: look for a mistyped forename in its block
+                    for name in index.fores_by_sur.get(key, ()):
+                        if _jw(f, name) >= 0.85 or _phonetic(f) == _phonetic(name):
+                            found.update(i for i in index.by_fore.get(name, ()) if i in block)
+        if not found and f in index.surs_by_fore:  # the forename is known: a mistyped surname?
+            for name in index.surs_by_fore[f]:
+                if _jw(c, name) >= 0.85:
+                    found.update(i for i in index.by_sur.get(name, ()) if i in fore_block)
+        if not found:
+            found.update(index.by_phonetic.get((_phonetic(f), _phonetic(c)), ()))
+    elif f and s and r.surname_is_initial and not r.forename_is_initial:
+        for i in index.by_fore.get(f, ()):
+            if any(x[0] == s for x in index.entries[i].surnames):
+                found.add(i)
+    elif f and s and r.forename_is_initial and not r.surname_is_initial:
+        for i in index.by_sur.get(compact(s), ()):
+            if any(x[0] == f for x in index.entries[i].forenames):
+                found.add(i)
+    elif f and not s and not r.forename_is_initial:
+        block = index.by_fore.get(f, ())
+        if len(block) <= 12:  # a first name alone is only worth looking at when it is rare
+            found.update(block)
+    elif s and not f:
+        block = index.by_sur.get(compact(s), ())
+        if len(block) <= 12:
+            found.update(i for i in block if index.entries[i].kind in ("contact", "staff"))
+    return found
+
+
+def score(index: RosterIndex, account: AccountView, readings: AccountReadings, r: Reading, e: RosterEntry) -> Candidate:
+    evidence: list[Evidence] = []
+    fore, fore_agrees = compare_forename(index, r, e)
+    sur, sur_agrees = compare_surname(index, r, e)
+    evidence += [fore, sur]
+    if r.swapped and r.how.startswith("name"):
+        evidence.append(Evidence("order", "surname written first", -1.0))
+    middle = compare_middle(index, r, e)
+    if middle:
+        evidence.append(middle)
+    year = compare_birth_year(index, list(readings.years), e)
+    if year:
+        evidence.append(year)
+    platform = compare_platform_age(account.platform, e)
+    if platform:
+        evidence.append(platform)
+    if readings.title and e.title and fold(readings.title) != fold(e.title) and r.forename is None:
+        evidence.append(Evidence("title", "differs", -1.0))
+    pieces = 0
+    if fore_agrees and sur_agrees:
+        pieces += 1
+        expected = index.n * index.tf_fore(r.forename or "") * index.tf_sur(compact(r.surname or ""))
+        if fore.level.startswith("exact") and sur.level.startswith("exact") and expected <= index.t.rare_full_name:
+            pieces += 1
+            evidence.append(Evidence("rarity", "full name rare in the roster", 0.0))
+    if year and year.weight > 2:
+        pieces += 1
+    if middle and middle.weight > 2:
+        pieces += 1
+    weight = index.prior + sum(ev.weight for ev in evidence)
+    return Candidate(e.person_id, weight, evidence, pieces, r.how)
+
+
+def _contact_points(index: RosterIndex, account: AccountView) -> dict[int, list[Evidence]]:
+    points: dict[int, list[Evidence]] = defaultdict(list)
+    for phone in account.phones:
+        for i in index.by_phone.get(phone, ()):
+            points[i].append(Evidence("phone", "exact (E.164)", log2(0.9 / 4e-6)))
+    for email in account.emails:
+        for i in index.by_email.get(email.lower(), ()):
+            points[i].append(Evidence("e-mail", "exact", log2(0.9 / 4e-6)))
+    return points
+
+
+def match_account(index: RosterIndex, account: AccountView) -> list[Candidate]:
+    """The roster people this account may be, best first, with bands set."""
+    readings = account_readings(index, account)
+    best: dict[int, Candidate] = {}
+    for r in readings.readings:
+        for i in _blocks(index, r):
+            cand = score(index, account, readings, r, index.entries[i])
+            if i not in best or cand.weight > best[i].weight:
+                best[i] = cand
+    for i, evs in _contact_points(index, account).items():
+        e = index.entries[i]
+        if i not in best:
+            r = readings.readings[0] if readings.readings else Reading(None, None, (), "contact details only")
+            best[i] = score(index, account, readings, r, e)
+        cand = best[i]
+        strongest = max(evs, key=lambda ev: ev.weight)
+        cand.evidence.append(strongest)
+        cand.weight += strongest.weight
+        names_conflict = any(ev.level == "conflicts" for ev in cand.evidence if ev.comparison in ("forename", "surname"))
+        cand.pieces += 1 if names_conflict else 2
+    ranked = sorted((best[i] for i in best), key=lambda c: -c.weight)
+    ranked = [c for c in ranked if c.weight >= index.t.keep][:4]
+    return assign_bands(index, ranked)
+
+
+def assign_bands(index: RosterIndex, ranked: list[Candidate]) -> list[Candidate]:
+    """Bands with the three guards: two pieces for probable, ambiguity, colleagues first."""
+    if not ranked:
+        return ranked
+    for c in ranked:
+        if c.weight >= index.t.probable and c.pieces >= 2:
+            c.band = "probable"
+        elif c.weight >= index.t.review:
+            c.band = "needs_review"
+        else:
+            c.band = "no_link"
+    top = ranked[0]
+    staff = [c for c in ranked if index.by_person[c.person_id].kind == "staff" and c.band != "no_link"]
+    others = [c for c in ranked if index.by_person[c.person_id].kind != "staff"]
+    if staff and (not others or staff[0].weight >= others[0].weight - index.t.colleague_margin):
+        # A member of staff fits as well as anyone: the contact is taken to be the colleague.
+        for c in others:
+            if c.band != "no_link":
+                c.band = "no_link"
+                c.evidence.append(Evidence("colleague", "a member of staff fits as well", 0.0))
+        return [staff[0]] + [c for c in ranked if c is not staff[0]]
+    close = [c for c in ranked[1:] if c.weight >= top.weight - index.t.ambiguity_margin and c.band != "no_link"]
+    if close:
+        top.ambiguous = True
+        top.alternatives = [c.person_id for c in close]
+        if top.band == "probable":
+            top.band = "needs_review"
+        for c in close:
+            c.ambiguous = True
+    return ranked

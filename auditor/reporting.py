@@ -1,0 +1,179 @@
+"""What every report writer receives: one audit, loaded from the database, with the names a
+DSL's report shows. Writers (JSON, CSV, HTML, letters, governor summary) are registered in
+``auditor.registry.report_writers`` and never query the database themselves."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from auditor.db import Database
+from auditor.errors import NotFound
+from auditor.models import (
+    Account,
+    AuditRun,
+    Finding,
+    ImportedFile,
+    MatchCandidate,
+    Person,
+    Role,
+    School,
+)
+from auditor.models import (
+    Connection as ConnectionRow,
+)
+from auditor.registry import report_writers
+
+
+@dataclass
+class ReportContext:
+    audit: dict
+    findings: list[dict]
+    summary: dict
+    trend: dict
+    people: dict[str, dict] = field(default_factory=dict)  # ref -> {name, kind, role, school}
+    coverage: dict = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    ego: dict[str, dict] = field(default_factory=dict)  # staff_ref -> {accounts, flagged, by_platform}
+
+    def findings_for(self, staff_ref: str) -> list[dict]:
+        return [f for f in self.findings if f["staff_ref"] == staff_ref]
+
+
+def finding_as_json(row, staff_ref: str, person_ref: str | None) -> dict:
+    """One finding in the DESIGN.md contract shape (plus id, key and detail)."""
+    return {
+        "id": row.id, "key": row.key, "staff_ref": staff_ref, "person_ref": person_ref,
+        "person_role": row.person_role, "rule": row.rule, "clause": row.clause, "severity": row.severity,
+        "status": row.status, "confidence": row.confidence, "platform": row.platform,
+        "relationship": row.relationship,
+        "account": {"display_name": row.display_name, "username": row.username, "profile_url": row.profile_url},
+        "source": {"file_sha256": row.file_sha256, "member": row.member},
+        "connected_at": row.connected_at.isoformat() if row.connected_at else None,
+        "explanation": row.explanation or [], "detail": row.detail or {},
+    }
+
+
+def latest_audit_id(db: Database) -> int:
+    table = AuditRun.__table__
+    with db.engine.connect() as conn:
+        found = conn.execute(sa.select(table.c.id).where(table.c.status == "done").order_by(table.c.id.desc())
+                             .limit(1)).scalar()
+    if found is None:
+        raise NotFound("no audit has been run yet", hint="run: auditor audit")
+    return found
+
+
+def load_report(db: Database, audit_id: int | None = None) -> ReportContext:
+    audit_id = audit_id or latest_audit_id(db)
+    runs, findings, people = AuditRun.__table__, Finding.__table__, Person.__table__
+    with db.engine.connect() as conn:
+        run = conn.execute(sa.select(runs).where(runs.c.id == audit_id)).first()
+        if run is None or run.status != "done":
+            raise NotFound(f"no completed audit {audit_id}")
+        refs = {r.id: r for r in conn.execute(sa.select(people))}
+        roles: dict[int, list] = defaultdict(list)
+        for r in conn.execute(sa.select(Role.__table__)):
+            roles[r.person_id].append(r)
+        schools = {r.id: r for r in conn.execute(sa.select(School.__table__))}
+        rows = list(conn.execute(sa.select(findings).where(findings.c.audit_id == audit_id).order_by(findings.c.id)))
+        items = [finding_as_json(r, refs[r.staff_id].ref, refs[r.person_id].ref if r.person_id else None) for r in rows]
+        coverage = _coverage(conn, refs)
+        history = _history(conn, refs)
+        ego = _ego(conn, refs, {f["account"]["display_name"] for f in items}, rows)
+    from auditor.policy import load_policy
+
+    try:
+        policy = load_policy(run.policy_name)
+        policy_info = {"name": policy.name, "version": policy.version, "title": policy.title,
+                       "summary": policy.summary, "no_connection_rule": policy.no_connection_rule}
+    except NotFound:
+        policy_info = {"name": run.policy_name, "version": run.policy_version, "title": run.policy_name,
+                       "summary": "", "no_connection_rule": False}
+    involved = {f["staff_ref"] for f in items} | {f["person_ref"] for f in items if f["person_ref"]}
+    involved |= {p.ref for p in refs.values() if p.kind == "staff"}
+    people_info = {}
+    for p in refs.values():
+        if p.ref not in involved:
+            continue
+        school_ids = {r.school_id for r in roles[p.id] if r.school_id}
+        people_info[p.ref] = {
+            "name": " ".join(x for x in (p.preferred_forename or p.legal_forename, p.legal_surname) if x),
+            "kind": p.kind, "school": ", ".join(sorted(schools[s].name or schools[s].ref for s in school_ids)),
+            "job_title": next((r.job_title for r in roles[p.id] if r.job_title), None),
+        }
+    audit = {"id": run.id, "as_of": run.as_of.isoformat(), "created_at": run.created_at.isoformat(),
+             "policy": policy_info, "tool_version": run.tool_version, "roster_version": run.roster_version,
+             "previous_id": run.previous_id}
+    summary = dict(run.summary or {})
+    return ReportContext(audit, items, summary, summary.get("trend", {}), people_info, coverage, history, ego)
+
+
+def _coverage(conn, refs) -> dict:
+    """What the audit cannot see: staff with no export, platforms missing, unresolved ids,
+    contacts with no usable name."""
+    files, conns, accounts = ImportedFile.__table__, ConnectionRow.__table__, Account.__table__
+    with_exports = {r[0] for r in conn.execute(sa.select(files.c.staff_id).distinct().where(files.c.kind != "roster"))}
+    staff = [p for p in refs.values() if p.kind == "staff"]
+    platforms: dict[str, int] = defaultdict(int)
+    for (platform,) in conn.execute(sa.select(files.c.platform).where(files.c.staff_id.is_not(None))):
+        for p in (platform or "").split(","):
+            if p:
+                platforms[p] += 1
+    unresolved = conn.execute(sa.select(sa.func.count(conns.c.id)).join(accounts, accounts.c.id == conns.c.account_id)
+                              .where(accounts.c.platform_id.is_not(None), accounts.c.username.is_(None),
+                                     accounts.c.display_name.is_(None))).scalar() or 0
+    nameless = conn.execute(sa.select(sa.func.count(conns.c.id)).join(accounts, accounts.c.id == conns.c.account_id)
+                            .where(accounts.c.username.is_(None), accounts.c.display_name.is_(None),
+                                   accounts.c.platform_id.is_(None), accounts.c.purged.is_(False))).scalar() or 0
+    return {
+        "staff_total": len(staff), "staff_with_exports": len(with_exports & {p.id for p in staff}),
+        "staff_without_exports": sorted(p.ref for p in staff if p.id not in with_exports),
+        "files_by_platform": dict(sorted(platforms.items())), "unresolved_ids": unresolved,
+        "nameless_contacts": nameless,
+    }
+
+
+def _history(conn, refs) -> list[dict]:
+    """Removed, blocked and rejected connections with roster people: context, never findings."""
+    conns, cands, accounts = ConnectionRow.__table__, MatchCandidate.__table__, Account.__table__
+    rows = conn.execute(
+        sa.select(conns.c.staff_id, conns.c.kind, accounts.c.platform, accounts.c.display_name, accounts.c.username,
+                  cands.c.person_id, cands.c.band)
+        .join(accounts, accounts.c.id == conns.c.account_id).join(cands, cands.c.account_id == conns.c.account_id)
+        .where(conns.c.kind.in_(["removed", "blocked", "rejected", "muted", "restricted"]),
+               cands.c.band.in_(["probable", "needs_review"])))
+    out = []
+    for r in rows:
+        person = refs.get(r.person_id)
+        if person is None or person.kind == "staff":
+            continue
+        out.append({"staff_ref": refs[r.staff_id].ref, "kind": r.kind, "platform": r.platform,
+                    "display_name": r.display_name, "username": r.username, "person_ref": person.ref,
+                    "band": r.band})
+    return out
+
+
+def _ego(conn, refs, _names, finding_rows) -> dict:
+    """Per member of staff: accounts by platform and which are flagged (for the picture)."""
+    conns, accounts = ConnectionRow.__table__, Account.__table__
+    flagged: dict[int, set[int]] = defaultdict(set)
+    for f in finding_rows:
+        if f.account_id:
+            flagged[f.staff_id].add(f.account_id)
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    for r in conn.execute(sa.select(conns.c.staff_id, accounts.c.platform, sa.func.count(sa.distinct(conns.c.account_id)))
+                          .join(accounts, accounts.c.id == conns.c.account_id)
+                          .group_by(conns.c.staff_id, accounts.c.platform)):
+        counts[r[0]][r[1]] = r[2]
+    return {refs[s].ref: {"by_platform": counts[s], "flagged_accounts": sorted(flagged.get(s, set()))}
+            for s in counts}
+
+
+def write_report(context: ReportContext, fmt: str, out: Path | None, options: dict | None = None) -> str | None:
+    """Write with the registered writer; returns the text when ``out`` is None."""
+    writer = report_writers.get(fmt)
+    return writer(context, out, options or {})
