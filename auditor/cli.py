@@ -316,5 +316,81 @@ def connectors(as_json: bool) -> None:
             click.echo(f"  {layout:22} {text}")
 
 
+@main.group()
+def fetch() -> None:
+    """Fetch a member of staff's public lists from an open platform's API (uses the network).
+
+    \b
+    Stored like an imported export, with the API URLs and a hash of the pages fetched.
+    Only these commands reach the network; everything else works offline.
+    """
+
+
+def _fetch_options(api_help: str):
+    def decorate(fn):
+        fn = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (like 'import --json').")(fn)
+        fn = click.option("--api-url", metavar="URL", help=api_help)(fn)
+        fn = click.option("--staff", "staff_ref", required=True, metavar="STAFF_REF",
+                          help="Whose account it is (staff_id on the staff list).")(fn)
+        return click.pass_obj(fn)
+
+    return decorate
+
+
+def _run_fetch(state: State, platform: str, account: str, staff_ref: str, api_url: str | None, as_json: bool) -> None:
+    from auditor.connectors.api.run import fetch_and_store
+
+    result = fetch_and_store(state.database(), platform, account, staff_ref, api_url=api_url,
+                             progress=state.progress())
+    if as_json:
+        emit_json({"files": [result.as_json()]})
+        return
+    lists = ", ".join(f"{info['rows']} {name}" for name, info in result.lists.items())
+    click.echo(f"{result.status:9} {result.path}: {result.platform} ({result.layout}) {result.rows} rows ({lists})"
+               + (f", {result.skipped} skipped" if result.skipped else ""))
+    for warning in result.warnings:
+        click.echo(f"  warning: {warning}", err=True)
+
+
+@fetch.command("bluesky")
+@click.argument("handle")
+@_fetch_options("AppView to ask (default https://public.api.bsky.app).")
+def fetch_bluesky(state: State, handle: str, staff_ref: str, api_url: str | None, as_json: bool) -> None:
+    """Followers and follows of a Bluesky HANDLE (or DID), from the public AppView.
+
+    \b
+    Example:
+      auditor fetch bluesky ms-example.bsky.social --staff T0012
+    """
+    _run_fetch(state, "bluesky", handle, staff_ref, api_url, as_json)
+
+
+@fetch.command("mastodon")
+@click.argument("address", metavar="USER@SERVER")
+@_fetch_options("Server API to ask (default https://SERVER).")
+def fetch_mastodon(state: State, address: str, staff_ref: str, api_url: str | None, as_json: bool) -> None:
+    """Followers and following of a Mastodon account, from its home server.
+
+    \b
+    An account that hides its network is reported (a warning), not taken as empty.
+    Example:
+      auditor fetch mastodon msexample@mastodon.social --staff T0012
+    """
+    _run_fetch(state, "mastodon", address, staff_ref, api_url, as_json)
+
+
+@fetch.command("roblox")
+@click.argument("user", metavar="USER")
+@_fetch_options("One server for the friends and users APIs (default friends.roblox.com and users.roblox.com).")
+def fetch_roblox(state: State, user: str, staff_ref: str, api_url: str | None, as_json: bool) -> None:
+    """Friends, followers and followings of a Roblox USER (username or profile URL).
+
+    \b
+    Example:
+      auditor fetch roblox MsExampleBuilds --staff T0012
+    """
+    _run_fetch(state, "roblox", user, staff_ref, api_url, as_json)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -44,7 +44,7 @@ class FetchedList:
     def sha256(self) -> str:
         return hashlib.sha256("\n".join([self.name, *self.page_hashes]).encode()).hexdigest()
 
-    def check_count(self, hidden_hint: str) -> None:
+    def check_count(self, hidden_hint: str, partial_hint: str | None = None) -> None:
         """Compare what was listed with the count the service reports: none listed of a
         non-zero count is a hidden network; fewer is a partial list. Both become warnings."""
         listed = len(self.records) + len(self.problems)
@@ -55,7 +55,8 @@ class FetchedList:
             self.warnings.append(f"{self.name}: hidden network: the service counts {self.expected} but lists none "
                                  f"({hidden_hint})")
         else:
-            self.warnings.append(f"{self.name}: partial list: {listed} listed of {self.expected} counted")
+            self.warnings.append(f"{self.name}: partial list: {listed} listed of {self.expected} counted"
+                                 + (f" ({partial_hint})" if partial_hint else ""))
 
 
 @dataclass
