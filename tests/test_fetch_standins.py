@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +23,10 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0
+
+    def json(self):
+        return json.loads(self.body or b"null")
 
 
 @dataclass
@@ -56,7 +61,8 @@ class StandIn:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 req = Request(self.command, parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()},
-                              {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length) if length else b"")
+                              {k.lower(): v for k, v in self.headers.items()},
+                              self.rfile.read(length) if length else b"", time.monotonic())
                 with standin._lock:
                     standin.log.append(req)
                     standin.in_flight += 1
@@ -134,3 +140,57 @@ def closed_port_url() -> str:
     host, port = server.server_address[:2]
     server.server_close()
     return f"http://{host}:{port}"
+
+
+# -- helpers shared by the fetch tests --------------------------------------------------------
+
+STAFF_CSV = "staff_id,forename,surname,email,school,role\nT0001,Test,Teacher-One,t1@school.example,S01,teacher\n"
+TABLES = ("importrun", "importedfile", "connection", "account", "staffaccount", "auditlog")
+
+
+def prepare_database(cli, tmp_path) -> None:
+    """An initialised database whose staff list holds T0001 (synthetic)."""
+    staff = tmp_path / "staff.csv"
+    staff.write_text(STAFF_CSV, encoding="utf-8")
+    cli("init")
+    cli("roster", "import", staff)
+
+
+def table_counts(db_url: str) -> dict[str, int]:
+    import sqlalchemy as sa
+
+    from auditor.db import Database
+
+    database = Database(db_url)
+    try:
+        with database.begin() as conn:
+            return {t: conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in TABLES}
+    finally:
+        database.dispose()
+
+
+def one_error_line(result) -> str:
+    """The single ``error: …`` line a failed command prints (and nothing else on stderr)."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+class RecordingProgress:
+    def __init__(self) -> None:
+        self.totals: list[int | None] = []
+        self.advanced = 0
+        self.finished = 0
+        self._lock = threading.Lock()
+
+    def start(self, label: str, total: int | None = None) -> None:
+        self.totals.append(total)
+
+    def advance(self, amount: int = 1) -> None:
+        with self._lock:
+            self.advanced += amount
+
+    def finish(self) -> None:
+        self.finished += 1

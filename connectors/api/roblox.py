@@ -104,6 +104,8 @@ class Roblox(ApiConnector):
         counts = client.map(lambda lst: self._count(client, user_id, lst.name), specs)
         for lst, count in zip(specs, counts, strict=True):
             lst.expected = count
+            if count is None:
+                lst.warnings.append(f"{lst.name}: the count could not be read, so completeness is not checked")
         progress.start("fetching Roblox friends, followers and followings",
                        sum(counts) if None not in counts else None)
         try:
@@ -136,10 +138,11 @@ class Roblox(ApiConnector):
         return found[0]
 
     def _count(self, client: ApiClient, user_id: str, name: str) -> int | None:
-        """The count Roblox reports, or None when the count endpoint fails or has drifted."""
+        """The count Roblox reports, or None when the count endpoint fails or has drifted (the
+        count only checks completeness, so its failure never stops the lists being read)."""
         try:
             return count_field(client.get_json(f"/v1/users/{user_id}/{name}/count"), "count", "Count")
-        except (HttpStatusError, MalformedResponse):
+        except NetworkError:
             return None
 
     # -- the lists --------------------------------------------------------------------------
