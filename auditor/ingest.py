@@ -248,6 +248,9 @@ def parse_export(path: Path, label: str | None = None, limits: Limits = DEFAULT_
             for layout in layouts:
                 if layout not in parsed.layouts:
                     parsed.layouts.append(layout)
+    if not parsed.platforms:  # only owner or settings members: still say whose export it is
+        parsed.platforms = list(dict.fromkeys(r.connector.platform for r in routed))
+        parsed.layouts = list(dict.fromkeys(r.handler.layout for r in routed))
     parsed.records = merge_mutual(parsed.records)
     if len(parsed.warnings) > MAX_WARNINGS:
         extra = len(parsed.warnings) - MAX_WARNINGS

@@ -110,6 +110,12 @@ def normalise_phone(value: str | None, region: str = "GB") -> str | None:
     text = value.strip()
     if text.startswith("00"):
         text = "+" + text[2:]
+    digits = re.sub(r"[\s().-]", "", text)
+    if region == "GB" and digits.isdigit():  # an Excel re-save drops the leading + or 0
+        if len(digits) == 12 and digits.startswith("44"):
+            text = "+" + digits
+        elif len(digits) == 10 and digits.startswith("7"):
+            text = "0" + digits
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:

@@ -24,9 +24,20 @@ and move files and tools rewrite the apostrophe in ``who_you've_followed``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
-from auditor.connector import Context, ExportConnector, Handler, Item, load_json, sniff_json
+from auditor.connector import (
+    Context,
+    ExportConnector,
+    Handler,
+    Item,
+    decode_text,
+    load_json,
+    looks_like_html,
+    parse_html,
+    sniff_json,
+)
 from auditor.errors import InputError
 from auditor.records import ContactRecord, OwnerInfo
 from auditor.registry import export_connectors
@@ -44,14 +55,32 @@ WRAPPERS = {
 }
 
 
+_2022_FILES = re.compile(r"(?:your_friends|received_friend_requests|sent_friend_requests|people_who_followed_you|"
+                        r"who_you.?ve_followed)\.json$", re.IGNORECASE)
+
+
+def _layout(member: str, key: str) -> str:
+    """The layout a list belongs to, from its wrapper key's generation and, for the ``_v2``
+    keys that 2020 and 2022 share, from where the file sits or what it is called."""
+    if key.endswith("_v3") or re.search(r"(?:^|/)connections/", member, re.IGNORECASE):
+        return "facebook-2022"
+    if not key.endswith("_v2"):
+        return "facebook-2018"
+    if re.search(r"(?:^|/)friends_and_followers/", member, re.IGNORECASE):
+        return "facebook-2020"
+    return "facebook-2022" if _2022_FILES.search(member) else "facebook-2020"
+
+
 def _people(data: bytes, ctx: Context) -> Iterator[Item]:
     doc = repair_deep(load_json(data, ctx, f"{ctx.label}: {ctx.member}"))
     if not isinstance(doc, dict):
         raise InputError(f"{ctx.label}: {ctx.member} is not a Facebook list (expected an object)")
     keys = [k for k in doc if k in WRAPPERS]
-    if not keys:
-        raise InputError(f"{ctx.label}: {ctx.member} has none of Facebook's list keys")
+    if not keys:  # a file Meta added beside the lists: report it, do not refuse the archive
+        ctx.warn(f"none of Facebook's list keys ({', '.join(list(map(str, doc))[:3]) or 'empty'}); not read")
+        return
     for key in keys:
+        layout = _layout(ctx.member, key)
         entries = doc[key] or []
         if not isinstance(entries, list):
             yield ctx.problem(f"{key} is not a list")
@@ -67,7 +96,7 @@ def _people(data: bytes, ctx: Context) -> Iterator[Item]:
                 continue
             yield ContactRecord(
                 platform="facebook", kind=WRAPPERS[key], display_name=name, display_name_raw=raw,
-                connected_at=from_unix(entry.get("timestamp")),
+                connected_at=from_unix(entry.get("timestamp")), layout=layout,
                 extra={"contact_info": entry["contact_info"]} if entry.get("contact_info") else None,
             )
 
@@ -90,6 +119,18 @@ def _profile(data: bytes, ctx: Context) -> Iterator[Item]:
                         username=profile.get("username") if isinstance(profile.get("username"), str) else None)
 
 
+_HTML_TITLES = re.compile(r"friends|followers|following|who you follow|friend requests|people who follow", re.IGNORECASE)
+
+
+def _sniff_html(data: bytes) -> bool:
+    """A Facebook HTML list saved on its own: an HTML page whose title names a friends or
+    followers list and that links to or names Facebook."""
+    if not looks_like_html(data) or b"acebook" not in data[:200_000]:
+        return False
+    title = parse_html(decode_text(data[:200_000])).title or ""
+    return _HTML_TITLES.search(title) is not None
+
+
 def _refuse_html(data: bytes, ctx: Context) -> Iterator[Item]:
     raise InputError(
         f"{ctx.label}: this is Facebook's HTML export; auditor reads the JSON form",
@@ -100,14 +141,16 @@ def _refuse_html(data: bytes, ctx: Context) -> Iterator[Item]:
 
 _LIST = r"[^/]+\.json"
 HANDLERS = [
-    Handler(r"connections/friends/" + _LIST, "facebook-2022", _people, group=None),
-    Handler(r"connections/followers/" + _LIST, "facebook-2022", _people),
-    Handler(r"friends_and_followers/" + _LIST, "facebook-2020", _people),
+    Handler(r"connections/friends/" + _LIST, "facebook-2022", _people, group="lists", priority=1),
+    Handler(r"connections/followers/" + _LIST, "facebook-2022", _people, group="lists", priority=1),
+    Handler(r"friends_and_followers/" + _LIST, "facebook-2020", _people, group="lists", priority=1),
     Handler(r"friends/(?:friends|received_friend_requests|sent_friend_requests|rejected_friend_requests|removed_friends)\.json",
-            "facebook-2018", _people),
-    Handler(r"following_and_followers/following\.json", "facebook-2018", _people),
+            "facebook-2018", _people, group="lists", priority=1),
+    Handler(r"following_and_followers/(?:following|followers)\.json", "facebook-2018", _people,
+            group="lists", priority=1),
     Handler(r"profile_information/profile_information\.json", "facebook-profile", _profile, people=False),
-    Handler(r"(?:connections/friends|friends_and_followers|friends)/[^/]+\.html?", "facebook-html", _refuse_html),
+    Handler(r"(?:connections/friends|connections/followers|friends_and_followers|friends|following_and_followers)/"
+            r"[^/]+\.html?", "facebook-html", _refuse_html, sniff=_sniff_html, group="lists", priority=0),
 ]
 
 
@@ -139,4 +182,6 @@ class Facebook(ExportConnector):
         return handler
 
     def sniff(self, data: bytes) -> Handler | None:
-        return HANDLERS[0] if _is_facebook_list(data) else None
+        if _is_facebook_list(data):
+            return HANDLERS[0]
+        return HANDLERS[-1] if _sniff_html(data) else None
