@@ -146,7 +146,7 @@ def _depth_ok(text: str) -> bool:
     return True
 
 
-def _parse_json_text(text: str, label: str):
+def parse_json_text(text: str, label: str):
     try:
         return json.loads(text)
     except RecursionError:
@@ -165,7 +165,7 @@ def load_json(data: bytes, ctx: Context | None = None, label: str = "file"):
     if len(data) > MAX_JSON_PARSE_BYTES:
         raise InputError(f"{label}: {len(data) // MiB} MiB of JSON is more than auditor reads in one piece"
                          f" ({MAX_JSON_PARSE_BYTES // MiB} MiB)")
-    return _parse_json_text(decode_text(data, ctx), label)
+    return parse_json_text(decode_text(data, ctx), label)
 
 
 _sniff_cache: list = [None, None]  # [bytes, parsed]: sniffers of one member share one parse
