@@ -474,3 +474,28 @@ def _summary(results: list[FileResult]) -> dict:
         "refused": sum(r.status == "refused" for r in results),
         "unchanged": sum(r.status == "unchanged" for r in results),
     }
+
+
+def resolve_platform_ids(db: Database, platform: str, handles: dict[str, str], profile_url: str) -> int:
+    """Fill the username (and profile URL) of stored accounts known only by a platform id, from
+    an id → handle map (X archives name accounts by id only). ``profile_url`` is a format string
+    with ``{handle}``. Returns how many accounts changed; one transaction, so a failure changes
+    nothing. Accounts keep their key, so re-importing the archive finds the resolved account."""
+    table = Account.__table__
+    ids = sorted(handles)
+    changed = 0
+    with db.begin() as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = conn.execute(sa.select(table.c.id, table.c.platform_id, table.c.username).where(
+                table.c.platform == platform, table.c.platform_id.in_(chunk))).all()
+            for row in rows:
+                handle = handles[row.platform_id]
+                if row.username == handle:
+                    continue
+                conn.execute(table.update().where(table.c.id == row.id).values(
+                    username=handle, profile_url=profile_url.format(handle=handle)))
+                changed += 1
+        if changed:
+            auditlog.append(conn, "resolve", subject=platform, details={"accounts": changed, "map_rows": len(handles)})
+    return changed
