@@ -317,6 +317,36 @@ def connectors(as_json: bool) -> None:
 
 
 @main.group()
+def resolve() -> None:
+    """Fill in accounts that an export names only by id."""
+
+
+@resolve.command("x")
+@click.argument("handle_map", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def resolve_x(state: State, handle_map: Path, as_json: bool) -> None:
+    """Give imported X (Twitter) accounts their handles from an id,handle CSV.
+
+    X archives list followers, following, blocks and mutes by account id only; until an id
+    has a handle the audit counts it as an account it cannot see.
+
+    \b
+    Example:
+      auditor resolve x x-handles.csv      # columns accountId,username (header optional)
+    """
+    from auditor.connectors.twitter import read_handle_map
+    from auditor.ingest import resolve_platform_ids
+
+    handles = read_handle_map(handle_map)
+    changed = resolve_platform_ids(state.database(), "x", handles, "https://x.com/{handle}")
+    if as_json:
+        emit_json({"map_rows": len(handles), "accounts_resolved": changed})
+    else:
+        click.echo(f"resolved {changed} X account(s) from {len(handles)} map row(s)")
+
+
+@main.group()
 def fetch() -> None:
     """Fetch a member of staff's public lists from an open platform's API (uses the network).
 
