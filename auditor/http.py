@@ -259,6 +259,7 @@ class ApiClient:
         self._on_response = on_response
         self._slots = threading.BoundedSemaphore(concurrency)
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._not_before = 0.0
         self.requests_made = 0
         all_headers = {"User-Agent": user_agent(contact), "Accept": "application/json"}
@@ -313,6 +314,8 @@ class ApiClient:
         policy = self.retry
         problem = "failed"
         for attempt in range(1, policy.attempts + 1):
+            if self._stopping.is_set():
+                raise NetworkError(f"{self.service}: {where} not requested: another request had failed")
             self._wait_for_rate_window(where)
             try:
                 with self._slots:
@@ -346,19 +349,27 @@ class ApiClient:
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """``[fn(x) for x in items]`` with at most ``concurrency`` running at once; results in
-        input order; the first failure is raised once the calls already running have ended."""
+        input order. On the first failure the calls still running stop at their next request,
+        and that first failure is raised."""
         work = list(items)
         if self.concurrency == 1 or len(work) <= 1:
             return [fn(x) for x in work]
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"{self.service}-http") as pool:
-            futures = [pool.submit(fn, x) for x in work]
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            for future in pending:
-                future.cancel()
-            for future in futures:
-                if future in done and future.exception() is not None:
-                    raise future.exception()  # type: ignore[misc]
-            return [f.result() for f in futures]
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"{self.service}-http")
+        futures = [pool.submit(fn, x) for x in work]
+        try:
+            done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:  # Ctrl-C: let the worker threads wind down on their own
+            self._stopping.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        failed = next((f for f in futures if f in done and f.exception() is not None), None)
+        if failed is not None:
+            self._stopping.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        self._stopping.clear()
+        if failed is not None:
+            raise failed.exception()  # type: ignore[misc]
+        return [f.result() for f in futures]
 
     # -- internals --------------------------------------------------------------------------
 

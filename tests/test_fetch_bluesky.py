@@ -241,3 +241,20 @@ def test_progress_is_started_with_the_profile_counts_and_advanced_per_entry(stan
     summary = fetch_and_store(db, "bluesky", OWNER_HANDLE, "T0001", api_url=standin.url, progress=progress)
     assert summary.rows == 474
     assert progress.totals == [474] and progress.advanced == 474 and progress.finished == 1
+
+
+@pytest.mark.parametrize("api_url", ["public.api.bsky.app", "ftp://host.example", "https://host.example:99999",
+                                     "https://user:pw@host.example"])
+def test_a_malformed_api_url_is_refused_as_an_argument(cli, ready, api_url):
+    result = cli("fetch", "bluesky", OWNER_HANDLE, "--staff", "T0001", "--api-url", api_url, expect=2)
+    line = one_error_line(result)
+    assert "--api-url must be a plain http(s) address" in line and "pw" not in line
+
+
+def test_an_unreachable_api_is_one_line_and_nothing_stored(cli, ready, db_url):
+    from test_fetch_standins import closed_port_url
+
+    before = table_counts(db_url)
+    result = cli("fetch", "bluesky", OWNER_HANDLE, "--staff", "T0001", "--api-url", closed_port_url(), expect=5)
+    assert "could not be reached (ConnectError) after 5 attempts" in one_error_line(result)
+    assert table_counts(db_url) == before

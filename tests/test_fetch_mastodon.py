@@ -48,9 +48,15 @@ class MastodonServer:
         server.route("GET", FOLLOWING, lambda req: self.page(req, "following"))
 
     def rate_headers(self) -> dict[str, str]:
+        """Mastodon's headers; when the allowance runs out the window resets 2 s later."""
         self.remaining -= 1
-        reset = (datetime.now(UTC) + timedelta(minutes=5)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        return {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": str(self.remaining), "X-RateLimit-Reset": reset}
+        window = timedelta(seconds=2) if self.remaining <= 0 else timedelta(minutes=5)
+        reset = (datetime.now(UTC) + window).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        headers = {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": str(max(self.remaining, 0)),
+                   "X-RateLimit-Reset": reset}
+        if self.remaining <= 0:
+            self.remaining = 300
+        return headers
 
     def lookup(self, req: Request) -> Reply:
         if req.query.get("acct") != "staffone":
@@ -189,3 +195,14 @@ def test_the_address_may_be_written_as_people_copy_it(written):
 
     assert Mastodon().parse_account(written).lower() == f"staffone@{SERVER}"
     assert Mastodon().api_url(Mastodon().parse_account(written), None) == f"https://{SERVER}"
+
+
+def test_an_exhausted_rate_limit_pauses_until_the_reset(cli, standin, ready, monkeypatch):
+    monkeypatch.setenv("AUDITOR_HTTP_BACKOFF_SCALE", "0.05")  # the 2 s window becomes 0.1 s
+    app = MastodonServer(standin, 160, 3)
+    app.remaining = 1  # the lookup's answer says none are left, resetting in 2 s
+    item = json.loads(fetch(cli, standin, "--json").stdout)["files"][0]
+    assert item["rows"] == 163
+    [lookup] = standin.calls(LOOKUP)
+    lists = standin.calls(FOLLOWERS) + standin.calls(FOLLOWING)
+    assert min(r.at for r in lists) - lookup.at >= 0.1

@@ -240,3 +240,21 @@ def test_parse_rate_reset(value, expected):
     now = datetime(2025, 7, 9, 15, 6, 40, tzinfo=UTC).timestamp()
     assert parse_rate_reset(value, now) == pytest.approx(expected) if expected is not None \
         else parse_rate_reset(value, now) is None
+
+
+def test_after_a_failure_in_map_the_other_lists_stop_paging(standin):
+    standin.route("GET", "/bad", lambda req: Reply(404, {"error": "NotFound"}, delay=0.05))
+    standin.route("GET", "/page", lambda req: Reply(200, {"n": 1}, delay=0.05))
+
+    def pages(path: str) -> int:
+        read = 0
+        for _ in range(50):
+            client.get(path)
+            read += 1
+        return read
+
+    with ApiClient("testapi", standin.url, concurrency=2, retry=RetryPolicy(scale=0)) as client:
+        with pytest.raises(HttpStatusError):
+            client.map(pages, ["/bad", "/page"])
+        assert len(standin.calls("/page")) < 5  # stopped early, not all 50 pages
+        assert client.get_json("/page") == {"n": 1}  # the client is usable again afterwards

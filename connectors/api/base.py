@@ -122,10 +122,23 @@ class ApiConnector:
         url = override or self.default_api_url
         if not url:
             raise InputError(f"{self.platform}: give --api-url")
-        return url.rstrip("/")
+        return checked_api_url(self.platform, url)
 
     def fetch(self, client: ApiClient, account: str, progress: Progress) -> FetchResult:
         raise NotImplementedError
+
+
+def checked_api_url(platform: str, url: str) -> str:
+    """``--api-url`` as a base URL, or an ``InputError`` (exit 2) before any network call."""
+    problem = InputError(f"{platform}: --api-url must be a plain http(s) address such as https://host.example")
+    try:
+        parts = urlsplit(url.strip())
+        host, _port = parts.hostname, parts.port  # a malformed port raises ValueError
+    except ValueError:
+        raise problem from None
+    if parts.scheme not in ("http", "https") or not host or parts.query or parts.fragment or parts.username:
+        raise problem
+    return url.strip().rstrip("/")
 
 
 # -- small tolerant readers for API objects -----------------------------------------------------

@@ -42,6 +42,7 @@ from auditor.connectors.api.base import (
     ApiConnector,
     FetchedList,
     FetchResult,
+    checked_api_url,
     count_field,
     id_field,
     link_pages,
@@ -84,7 +85,7 @@ class Mastodon(ApiConnector):
         return f"{user}@{server}"
 
     def api_url(self, account: str, override: str | None) -> str:
-        return (override or f"https://{account.rpartition('@')[2]}").rstrip("/")
+        return checked_api_url(self.platform, override or f"https://{account.rpartition('@')[2]}")
 
     def fetch(self, client: ApiClient, account: str, progress: Progress) -> FetchResult:
         user, _, server = account.rpartition("@")
