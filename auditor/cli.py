@@ -148,21 +148,33 @@ def roster() -> None:
 @roster.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True, help="Refuse the roster if any row has a problem.")
+@click.option("--partial", is_flag=True,
+              help="The files hold only some pupils: do not give a leaving date to pupils missing from them.")
 @click.option("--json", "as_json", is_flag=True, help="Print the change summary as JSON.")
 @click.pass_obj
-def roster_import(state: State, paths: tuple[Path, ...], strict: bool, as_json: bool) -> None:
+def roster_import(state: State, paths: tuple[Path, ...], strict: bool, partial: bool, as_json: bool) -> None:
     """Import the roster from a canonical CSV folder, CTF XML, OneRoster or SDS CSV.
 
+    \b
+    People are updated in place; pupils on roll before and missing now are given a leaving
+    date (past pupils, never deleted). Nothing is written if the roster cannot be read.
     \b
     Examples:
       auditor roster import roster/                    # pupils.csv, contacts.csv, staff.csv
       auditor roster import ctf/*.xml roster/staff.csv
       auditor roster import oneroster.zip staff.csv
+      auditor roster import "Pupil List.csv"           # a MIS report; map headings in [roster.columns]
     """
     from auditor.roster import import_roster
 
-    summary = import_roster(state.database(), list(paths), strict=strict,
-                            options=dict(state.config.roster))
+    options = dict(state.config.roster)
+    if partial:
+        options["partial"] = True
+    summary = import_roster(state.database(), list(paths), strict=strict, options=options)
+    _echo_roster_summary(summary, as_json)
+
+
+def _echo_roster_summary(summary, as_json: bool) -> None:
     if as_json:
         emit_json(summary.as_dict())
         return
@@ -173,6 +185,48 @@ def roster_import(state: State, paths: tuple[Path, ...], strict: bool, as_json: 
         click.echo(f"  warning: {issue}", err=True)
     if len(summary.issues) > 20:
         click.echo(f"  ... and {len(summary.issues) - 20} more warnings (--json lists all)", err=True)
+
+
+@roster.command("template")
+@click.argument("folder", default="roster-template", type=click.Path(path_type=Path))
+def roster_template(folder: Path) -> None:
+    """Write an empty canonical roster folder with a README describing every column.
+
+    \b
+    Example:
+      auditor roster template my-roster/
+    """
+    from auditor.connectors.roster.canonical import write_template
+
+    written = write_template(folder)
+    click.echo(f"wrote {len(written)} files to {folder}: " + ", ".join(p.name for p in written))
+
+
+@roster.command("wonde")
+@click.option("--school", "school_id", required=True, metavar="ID", help="The school's Wonde id.")
+@click.option("--api-url", metavar="URL", help="Wonde API base (default https://api.wonde.com/v1.0/; a test or proxy server).")
+@click.option("--strict", is_flag=True, help="Refuse the roster if any record has a problem.")
+@click.option("--json", "as_json", is_flag=True, help="Print the change summary as JSON.")
+@click.pass_obj
+def roster_wonde(state: State, school_id: str, api_url: str | None, strict: bool, as_json: bool) -> None:
+    """Import the roster from the Wonde API (uses the network): pupils with their contacts,
+    leavers and staff.
+
+    \b
+    The token is read from AUDITOR_WONDE_TOKEN (or [wonde] token in the config); it is never
+    printed or stored.
+    \b
+    Example:
+      AUDITOR_WONDE_TOKEN=... auditor roster wonde --school A1234567890
+    """
+    from auditor.connectors.roster.wonde import fetch_roster, token_from
+    from auditor.roster import consolidate, import_data
+
+    db = state.database()
+    wonde = dict(state.config.wonde)
+    data = fetch_roster(school_id, token_from(wonde, os.environ), api_url or wonde.get("api_url"))
+    summary = import_data(db, consolidate(data), strict=strict)
+    _echo_roster_summary(summary, as_json)
 
 
 @main.command("import")
