@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,7 +22,7 @@ from auditor.ages import age_on
 from auditor.db import Database, utcnow
 from auditor.errors import InputError
 from auditor.graph import account_node, build_graph, household_corroboration, person_node, staff_node
-from auditor.match.engine import MATCHER_VERSION, AccountView, Evidence, RosterEntry, RosterIndex
+from auditor.match.engine import MATCHER_VERSION, AccountView, Evidence, RosterEntry, RosterIndex, band_for
 from auditor.models import (
     Account,
     AuditRun,
@@ -168,7 +169,8 @@ def run_matching(db: Database, roster: RosterSnapshot, as_of: date, progress: Pr
                     new.append({
                         "account_id": row.id, "person_id": cand.person_id, "weight": round(cand.weight, 3),
                         "probability": round(cand.probability, 4), "band": cand.band,
-                        "evidence": [ev.as_dict() for ev in cand.evidence] + [{"pieces": cand.pieces}],
+                        "evidence": [ev.as_dict() for ev in cand.evidence]
+                        + [{"pieces": cand.pieces, "year_agrees": cand.year_agrees}],
                         "reading": cand.reading, "ambiguous": cand.ambiguous, "state": state,
                     })
             conn.execute(candidates_table.delete().where(candidates_table.c.account_id.in_(chunk)))
@@ -201,26 +203,18 @@ def evidence_fingerprint(account_key: str, evidence: list[dict]) -> str:
     return hashlib.sha256(json.dumps([account_key, levels]).encode()).hexdigest()[:32]
 
 
-def _band(weight: float, pieces: int, ambiguous: bool, thresholds) -> str:
-    if weight >= thresholds.probable and pieces >= 2 and not ambiguous:
-        return "probable"
-    if weight >= thresholds.review:
-        return "needs_review"
-    return "no_link"
-
-
-def _school_evidence(subject: Subject, staff: StaffMember, index_share: dict[int, float]) -> Evidence | None:
-    """Own-school agreement is mild evidence when the roster holds several schools."""
-    if len(index_share) < 2 or not staff.schools or not subject.schools:
+def _school_evidence(subject: Subject, staff: StaffMember, school_share: dict[int, float]) -> Evidence | None:
+    """Staff mostly know the current pupils of their own school: with several schools loaded,
+    a current pupil of the member's own school is a little more likely, one of another school a
+    little less. Past pupils and parents are spread across schools, so say nothing."""
+    if subject.role != "pupil" or len(school_share) < 2 or not staff.schools or not subject.schools:
         return None
-    share = sum(index_share.get(s, 0.0) for s in staff.schools)
+    share = sum(school_share.get(s, 0.0) for s in staff.schools)
     if share <= 0 or share >= 1:
         return None
-    import math
-
     if subject.schools & staff.schools:
-        return Evidence("school", "same school as the member of staff", min(math.log2(0.75 / share), 1.5))
-    return Evidence("school", "another school of the trust", max(math.log2(0.25 / (1 - share)), -1.5))
+        return Evidence("school", "current pupil of the member of staff's school", min(math.log2(0.75 / share), 1.5))
+    return Evidence("school", "current pupil of another school", max(math.log2(0.25 / (1 - share)), -1.0))
 
 
 def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NULL_PROGRESS,
@@ -300,7 +294,8 @@ def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NU
                 weight += bonus
                 extra.append({"comparison": "household", "level": "; ".join(reasons), "weight": round(bonus, 2)})
                 pieces += 1
-            band = "no_link" if colleague else _band(weight, pieces, c.ambiguous, T)
+            year_agrees = next((e["year_agrees"] for e in (c.evidence or []) if "year_agrees" in e), False)
+            band = "no_link" if colleague else band_for(T, weight, pieces, year_agrees, c.ambiguous)
             scored.append((weight, c, subject, band, evidence + extra))
         scored.sort(key=lambda x: -x[0])
         if not scored:

@@ -52,8 +52,9 @@ class Thresholds:
     """Match weights are log2 odds; 0 is even odds."""
 
     probable: float = 3.0  # p ≥ 0.89
-    review: float = -1.5  # p ≥ 0.26
-    keep: float = -4.0  # candidates kept for per-connection corroboration
+    review: float = -1.5  # p ≥ 0.26 for a name alone
+    review_with_year: float = -4.0  # p ≥ 0.06 when a full forename and a birth year agree
+    keep: float = -6.0  # candidates kept for per-connection corroboration
     ambiguity_margin: float = 1.5  # bits between the best two people
     colleague_margin: float = 1.0  # a staff member this close to the best wins
     min_tf: float = 1 / 5000  # no name is treated as rarer than this in the population
@@ -144,6 +145,7 @@ class Candidate:
     evidence: list[Evidence]
     pieces: int  # independent agreeing pieces of evidence
     reading: str
+    year_agrees: bool = False  # a birth year agrees and the forename is written in full
     band: str = "no_link"
     ambiguous: bool = False
     alternatives: list[int] = field(default_factory=list)
@@ -165,6 +167,8 @@ class RosterIndex:
         n = max(len(self.entries), 1)
         self.n = n
         fore_count: dict[str, int] = defaultdict(int)
+        adult_fore_count: dict[str, int] = defaultdict(int)
+        adults = 0
         sur_count: dict[str, int] = defaultdict(int)
         middle_count: dict[str, int] = defaultdict(int)
         self.by_fore: dict[str, list[int]] = defaultdict(list)  # forename (and its forms) -> entries
@@ -172,17 +176,23 @@ class RosterIndex:
         self.by_phone: dict[str, list[int]] = defaultdict(list)
         self.by_email: dict[str, list[int]] = defaultdict(list)
         self.by_phonetic: dict[tuple[str, str], list[int]] = defaultdict(list)
+        self.by_fore_year: dict[tuple[str, int], list[int]] = defaultdict(list)
         lexicon: set[str] = set()
         for i, e in enumerate(self.entries):
             keys_f: set[str] = set()
+            adults += e.kind != "pupil"
             for f in e.forenames:
                 fore_count[f] += 1
+                if e.kind != "pupil":
+                    adult_fore_count[f] += 1
                 keys_f.add(f)
                 keys_f.update(forms(f))
                 lexicon.add(f)
                 lexicon.update(x for x in forms(f) if len(x) >= 2)
             for k in keys_f:
                 self.by_fore[k].append(i)
+                if e.birth_year:
+                    self.by_fore_year[(k, e.birth_year)].append(i)
             keys_s: set[str] = set(e.surnames) | set(e.surname_parts)
             for s in e.surnames:
                 sur_count[s] += 1
@@ -201,6 +211,11 @@ class RosterIndex:
         self.lexicon = frozenset(w for w in lexicon if len(w) >= 2)
         self.by_person = {e.person_id: e for e in self.entries}
         self.fore_tf = {k: v / n for k, v in fore_count.items()}
+        # The accounts that are *not* roster people are overwhelmingly adults, so a forename's
+        # chance agreement is its frequency among the roster's adults (parents, carers, staff):
+        # Aria or Freddie rarely, Simon or Karen often. Half a count smooths names no adult has.
+        self.adults = max(adults, 1)
+        self.adult_fore_count = dict(adult_fore_count)
         self.sur_tf = {k: v / n for k, v in sur_count.items()}
         self.middle_tf = {k: v / n for k, v in middle_count.items()}
         # initials
@@ -233,12 +248,18 @@ class RosterIndex:
 
     # term frequencies, floored so that no name counts as rarer than the population allows
     def tf_fore(self, name: str) -> float:
+        """Chance that a contact who is someone else has this forename."""
+        if self.adults >= 50:
+            return max((self.adult_fore_count.get(name, 0) + 0.5) / self.adults, self.t.min_tf)
         return max(self.fore_tf.get(name, 0.0), 1.0 / self.n, self.t.min_tf)
 
     def tf_sur(self, name: str) -> float:
         return max(self.sur_tf.get(name, 0.0), reference_surname_frequency(name), 1.0 / self.n, self.t.min_tf)
 
     def tf_fore_group(self, name: str) -> float:
+        if self.adults >= 50:
+            count = self.adult_fore_count.get(name, 0) + sum(self.adult_fore_count.get(x, 0) for x in forms(name))
+            return max((count + 0.5) / self.adults, self.t.min_tf)
         total = self.fore_tf.get(name, 0.0) + sum(self.fore_tf.get(x, 0.0) for x in forms(name))
         return max(total, 1.0 / self.n, self.t.min_tf)
 
@@ -284,11 +305,11 @@ def compare_forename(index: RosterIndex, reading: Reading, e: RosterEntry) -> tu
     if len(f) >= 3:
         top = max((_jw(f, name), name) for name in e.forenames) if e.forenames else (0.0, "")
         if top[0] >= 0.92 and len(f) >= 4:
-            return Evidence("forename", "Jaro-Winkler ≥ 0.92", log2(0.03 / 0.002)), True
+            return Evidence("forename", "Jaro-Winkler ≥ 0.92", log2(0.02 / 0.002)), True
         if any(_phonetic(f) == _phonetic(name) for name in e.forenames):
-            return Evidence("forename", "sounds alike", log2(0.02 / 0.004)), True
+            return Evidence("forename", "sounds alike", log2(0.01 / 0.004)), True
         if top[0] >= 0.85 and len(f) >= 4:
-            return Evidence("forename", "Jaro-Winkler ≥ 0.85", log2(0.02 / 0.01)), False
+            return Evidence("forename", "Jaro-Winkler ≥ 0.85", log2(0.01 / 0.007)), False
     if not e.forenames:
         return Evidence("forename", "missing", 0.0), False
     return Evidence("forename", "conflicts", log2(0.03 / 0.95)), False
@@ -309,17 +330,21 @@ def compare_surname(index: RosterIndex, reading: Reading, e: RosterEntry) -> tup
             level = "exact" if how == "legal" else f"exact {how}"
             return Evidence("surname", level, log2(0.9 / index.tf_sur(name))), True
     reading_parts = {p for p in s.replace("-", " ").split() if len(p) >= 2}
-    if c in e.surname_parts or (len(reading_parts) > 1 and reading_parts & set(e.surnames)):
-        shared = c if c in e.surname_parts else next(iter(reading_parts & set(e.surnames)))
-        return Evidence("surname", "one part of a double-barrelled name", log2(0.45 / index.tf_sur(shared))), True
+    if c in e.surname_parts:
+        return Evidence("surname", "one part of the roster's double-barrelled name",
+                        log2(0.3 / index.tf_sur(c))), True
+    if len(reading_parts) > 1 and reading_parts & set(e.surnames):
+        shared = next(iter(sorted(reading_parts & set(e.surnames))))
+        return Evidence("surname", "the roster's name is one part of a double-barrelled name",
+                        log2(0.1 / index.tf_sur(shared))), True
     if len(c) >= 3 and e.surnames:
         top = max(_jw(c, name) for name in e.surnames)
         if top >= 0.92 and len(c) >= 4:
-            return Evidence("surname", "Jaro-Winkler ≥ 0.92", log2(0.03 / 0.002)), True
+            return Evidence("surname", "Jaro-Winkler ≥ 0.92", log2(0.02 / 0.002)), True
         if any(_phonetic(c) == _phonetic(name) for name in e.surnames):
-            return Evidence("surname", "sounds alike", log2(0.02 / 0.004)), True
+            return Evidence("surname", "sounds alike", log2(0.01 / 0.004)), True
         if top >= 0.85 and len(c) >= 4:
-            return Evidence("surname", "Jaro-Winkler ≥ 0.85", log2(0.02 / 0.01)), False
+            return Evidence("surname", "Jaro-Winkler ≥ 0.85", log2(0.01 / 0.007)), False
     if not e.surnames:
         return Evidence("surname", "missing", 0.0), False
     return Evidence("surname", "conflicts", log2(0.02 / 0.97)), False
@@ -351,29 +376,60 @@ def compare_birth_year(index: RosterIndex, years: list[tuple[int, str]], e: Rost
     best: Evidence | None = None
     for year, strength in years:
         delta = abs(year - e.birth_year)
+        # A year that would make the account holder a child is rare in adults' handles, so its
+        # agreement says more than an adult's year does.
+        childs = index.as_of_year - year < 18
         if strength == "yyyy":
             if delta == 0:
-                ev = Evidence("birth year", f"{year} agrees", log2(0.9 / (1 / 35)))
+                ev = Evidence("birth year", f"{year} agrees", log2(0.9 / (0.004 if childs else 0.02)))
             elif delta == 1:
-                ev = Evidence("birth year", f"{year} is one year out", log2(0.07 / (2 / 35)))
+                ev = Evidence("birth year", f"{year} is one year out", log2(0.07 / (0.008 if childs else 0.04)))
             else:
                 ev = Evidence("birth year", f"{year} conflicts", log2(0.03 / 0.9))
         else:
+            label = f"'{str(year)[2:]}' read as {year}"
             if delta == 0:
-                ev = Evidence("birth year", f"'{str(year)[2:]}' read as {year} agrees", log2(0.55 / 0.04))
+                ev = Evidence("birth year", f"{label} agrees", log2(0.55 / (0.012 if childs else 0.03)))
             elif delta == 1:
-                ev = Evidence("birth year", f"'{str(year)[2:]}' read as {year} is one year out", 0.0)
+                ev = Evidence("birth year", f"{label} is one year out", 0.0)
+            elif index.as_of_year - year >= 25 and e.birth_year > index.as_of_year - 18:
+                ev = Evidence("birth year", f"{label} is an adult's year; this person is a child", -2.5)
             else:
-                ev = Evidence("birth year", f"'{str(year)[2:]}' read as {year} conflicts", log2(0.45 / 0.96))
+                ev = Evidence("birth year", f"{label} conflicts", log2(0.45 / 0.96))
         if best is None or ev.weight > best.weight:
             best = ev
     return best
 
 
+SOCIAL_PLATFORMS = frozenset({"facebook", "instagram", "threads", "tiktok", "snapchat", "twitter", "x",
+                              "discord", "youtube", "bluesky", "mastodon"})
+PHONE_BOOKS = frozenset({"vcard", "contacts", "google", "outlook", "phone"})
+
+
 def compare_platform_age(platform: str, e: RosterEntry) -> Evidence | None:
-    """LinkedIn admits no one under 16."""
-    if platform == "linkedin" and e.age is not None and e.age < 16:
-        return Evidence("platform", f"LinkedIn account, but aged {e.age}", -6.0)
+    """How plausible an account on this platform is at the person's age: LinkedIn admits no one
+    under 16; the social apps say 13, and below about 8 almost no child has an account of their
+    own; young children rarely have a phone number in an adult's address book. Roblox and
+    similar children's platforms carry no penalty."""
+    age = e.age
+    if age is None or e.kind != "pupil":
+        return None
+    if platform == "linkedin" and age < 16:
+        return Evidence("platform", f"LinkedIn account, but aged {age}", -6.0)
+    if platform in SOCIAL_PLATFORMS:
+        if age <= 5:
+            return Evidence("platform", f"{platform} account at age {age}", -5.0)
+        if age <= 7:
+            return Evidence("platform", f"{platform} account at age {age}", -2.5)
+        if age <= 9:
+            return Evidence("platform", f"{platform} account at age {age}", -0.5)
+    if platform in PHONE_BOOKS or platform.startswith("contacts"):
+        if age <= 7:
+            return Evidence("platform", f"phone contact at age {age}", -4.0)
+        if age <= 9:
+            return Evidence("platform", f"phone contact at age {age}", -2.0)
+        if age <= 11:
+            return Evidence("platform", f"phone contact at age {age}", -0.5)
     return None
 
 
@@ -413,7 +469,7 @@ def account_readings(index: RosterIndex, account: AccountView) -> AccountReading
     return AccountReadings(tuple(readings), tuple(dict.fromkeys(years)), title)
 
 
-def _blocks(index: RosterIndex, r: Reading) -> set[int]:
+def _blocks(index: RosterIndex, r: Reading, years: tuple[tuple[int, str], ...] = ()) -> set[int]:
     """Roster entries a reading could be: exact name keys, phonetic keys, initials, and fuzzy
     matches inside a surname's (or forename's) block."""
     found: set[int] = set()
@@ -449,6 +505,9 @@ def _blocks(index: RosterIndex, r: Reading) -> set[int]:
         block = index.by_fore.get(f, ())
         if len(block) <= 12:  # a first name alone is only worth looking at when it is rare
             found.update(block)
+        for year, _strength in years:  # ... or when the handle gives a birth year
+            for y in (year - 1, year, year + 1):
+                found.update(index.by_fore_year.get((f, y), ()))
     elif s and not f:
         block = index.by_sur.get(compact(s), ())
         if len(block) <= 12:
@@ -475,7 +534,8 @@ def score(index: RosterIndex, account: AccountView, readings: AccountReadings, r
     if readings.title and e.title and fold(readings.title) != fold(e.title) and r.forename is None:
         evidence.append(Evidence("title", "differs", -1.0))
     pieces = 0
-    if fore_agrees and sur_agrees:
+    initial_agrees = sur.level == "initial agrees" and fore_agrees
+    if (fore_agrees and sur_agrees) or initial_agrees:
         pieces += 1
         expected = index.n * index.tf_fore(r.forename or "") * index.tf_sur(compact(r.surname or ""))
         if fore.level.startswith("exact") and sur.level.startswith("exact") and expected <= index.t.rare_full_name:
@@ -486,7 +546,8 @@ def score(index: RosterIndex, account: AccountView, readings: AccountReadings, r
     if middle and middle.weight > 2:
         pieces += 1
     weight = index.prior + sum(ev.weight for ev in evidence)
-    return Candidate(e.person_id, weight, evidence, pieces, r.how)
+    year_agrees = bool(year and year.weight > 2 and fore_agrees)
+    return Candidate(e.person_id, weight, evidence, pieces, r.how, year_agrees)
 
 
 def _contact_points(index: RosterIndex, account: AccountView) -> dict[int, list[Evidence]]:
@@ -505,7 +566,7 @@ def match_account(index: RosterIndex, account: AccountView) -> list[Candidate]:
     readings = account_readings(index, account)
     best: dict[int, Candidate] = {}
     for r in readings.readings:
-        for i in _blocks(index, r):
+        for i in _blocks(index, r, readings.years):
             cand = score(index, account, readings, r, index.entries[i])
             if i not in best or cand.weight > best[i].weight:
                 best[i] = cand
@@ -525,17 +586,24 @@ def match_account(index: RosterIndex, account: AccountView) -> list[Candidate]:
     return assign_bands(index, ranked)
 
 
+def band_for(t: Thresholds, weight: float, pieces: int, year_agrees: bool, ambiguous: bool) -> str:
+    """Probable needs the weight and two pieces of evidence and no close rival; needs review
+    needs a name match of some strength, or a full forename with an agreeing birth year."""
+    if weight >= t.probable and pieces >= 2 and not ambiguous:
+        return "probable"
+    if pieces >= 1 and weight >= t.review:
+        return "needs_review"
+    if year_agrees and weight >= t.review_with_year:
+        return "needs_review"
+    return "no_link"
+
+
 def assign_bands(index: RosterIndex, ranked: list[Candidate]) -> list[Candidate]:
     """Bands with the three guards: two pieces for probable, ambiguity, colleagues first."""
     if not ranked:
         return ranked
     for c in ranked:
-        if c.weight >= index.t.probable and c.pieces >= 2:
-            c.band = "probable"
-        elif c.weight >= index.t.review:
-            c.band = "needs_review"
-        else:
-            c.band = "no_link"
+        c.band = band_for(index.t, c.weight, c.pieces, c.year_agrees, False)
     top = ranked[0]
     staff = [c for c in ranked if index.by_person[c.person_id].kind == "staff" and c.band != "no_link"]
     others = [c for c in ranked if index.by_person[c.person_id].kind != "staff"]
