@@ -238,9 +238,10 @@ def parse_export(path: Path, label: str | None = None, limits: Limits = DEFAULT_
         del data
         parsed.warnings.extend(ctx.warnings)
         found = parsed.records[first:]
-        layouts = list(dict.fromkeys(r.layout for r in found if r.layout)) or [handler.layout]
+        layouts = list(dict.fromkeys(r.layout for r in found if r.layout))
         platforms = list(dict.fromkeys(r.platform for r in found)) or [connector.platform]
-        parsed.members.append({"member": member.path, "sha256": digest, "layout": ",".join(layouts), "rows": rows})
+        parsed.members.append({"member": member.path, "sha256": digest, "layout": ",".join(layouts) or handler.layout,
+                               "rows": rows})
         if handler.people or rows:
             for platform in platforms:
                 if platform not in parsed.platforms:
@@ -250,7 +251,8 @@ def parse_export(path: Path, label: str | None = None, limits: Limits = DEFAULT_
                     parsed.layouts.append(layout)
     if not parsed.platforms:  # only owner or settings members: still say whose export it is
         parsed.platforms = list(dict.fromkeys(r.connector.platform for r in routed))
-        parsed.layouts = list(dict.fromkeys(r.handler.layout for r in routed))
+    if not parsed.layouts:  # nothing listed anyone: name the layouts of the members read
+        parsed.layouts = list(dict.fromkeys(m["layout"] for m in parsed.members))
     parsed.records = merge_mutual(parsed.records)
     if len(parsed.warnings) > MAX_WARNINGS:
         extra = len(parsed.warnings) - MAX_WARNINGS

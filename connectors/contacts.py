@@ -297,9 +297,10 @@ def _google_csv(data: bytes, ctx: Context) -> Iterator[Item]:
     def name_of(row: dict[str, str]) -> str:
         if legacy:
             return row.get("name", "").strip() or _joined(row, "given name", "additional name", "family name") \
-                or row.get("nickname", "").strip()
+                or row.get("nickname", "").strip() or row.get("organization 1 - name", "").strip()
         return _joined(row, "first name", "middle name", "last name") or row.get("file as", "").strip() \
-            or row.get("nickname", "").strip()
+            or row.get("nickname", "").strip() or row.get("organization name", "").strip() \
+            or row.get("organization 1 - name", "").strip()
 
     yield from _csv_rows(
         table, ctx, "google-csv-legacy" if legacy else "google-csv", name_of,

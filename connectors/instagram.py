@@ -127,12 +127,13 @@ def _entry(entry: dict, platform: str) -> ContactRecord | None:
                          connected_at=from_unix(first.get("timestamp")))
 
 
-def _member_layout(member: str, bare: bool, key: str) -> str:
+def _member_layout(member: str, bare: bool) -> str:
+    """2023 for a bare list, a numbered part or a file under ``connections/``; 2020 for a
+    wrapped list in a root ``followers_and_following/`` (an early-2023 following.json looks
+    the same and is labelled 2020)."""
     if bare or re.search(r"(?:^|/)connections/", member, re.IGNORECASE) or re.search(r"_\d+\.json$", member):
         return "instagram-2023"
-    if key == "followers":
-        return "instagram-2020"
-    return "instagram-2023"
+    return "instagram-2020"
 
 
 def _lists(data: bytes, ctx: Context) -> Iterator[Item]:
@@ -163,7 +164,7 @@ def _lists(data: bytes, ctx: Context) -> Iterator[Item]:
         if not isinstance(entries, list):
             yield ctx.problem(f"{key} is not a list")
             continue
-        layout = "threads" if platform == "threads" else _member_layout(ctx.member, bare, name)
+        layout = "threads" if platform == "threads" else _member_layout(ctx.member, bare)
         for position, entry in enumerate(entries):
             if not isinstance(entry, dict):
                 yield ctx.problem("entry is not an object", position)
