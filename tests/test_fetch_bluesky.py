@@ -258,3 +258,30 @@ def test_an_unreachable_api_is_one_line_and_nothing_stored(cli, ready, db_url):
     result = cli("fetch", "bluesky", OWNER_HANDLE, "--staff", "T0001", "--api-url", closed_port_url(), expect=5)
     assert "could not be reached (ConnectError) after 5 attempts" in one_error_line(result)
     assert table_counts(db_url) == before
+
+
+def test_a_fetched_list_is_audited_like_an_imported_export(cli, standin, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUDITOR_HTTP_BACKOFF_SCALE", "0")
+    roster = tmp_path / "roster"
+    roster.mkdir()
+    (roster / "pupils.csv").write_text(
+        "pupil_id,upn,legal_forename,legal_surname,preferred_forename,middle_names,date_of_birth,school,year_group,"
+        "admission_date,leaving_date\nP01,,Ottoline,Quenby-Marsh,,,2012-03-04,S01,8,2023-09-01,\n", encoding="utf-8")
+    (roster / "contacts.csv").write_text(
+        "contact_id,pupil_id,title,forename,surname,relationship,parental_responsibility,priority,email,mobile_phone\n",
+        encoding="utf-8")
+    (roster / "staff.csv").write_text("staff_id,forename,surname,email,school,role\n"
+                                      "T0001,Test,Teacher-One,t1@school.example,S01,teacher\n", encoding="utf-8")
+    cli("init", "--policy", "luton")
+    cli("roster", "import", roster)
+    app = AppView(standin, 12, 3)
+    app.lists["followers"][4].update(displayName="Ottoline Quenby-Marsh", handle="oquenbymarsh2012.bsky.example")
+    fetched = json.loads(fetch(cli, standin, "--json").stdout)["files"][0]
+    out = tmp_path / "findings.json"
+    cli("audit", "--as-of", "2026-01-15", "--format", "json", "--out", out)
+    findings = json.loads(out.read_text(encoding="utf-8"))["findings"]
+    [finding] = [f for f in findings if f["person_ref"] == "P01"]
+    assert finding["staff_ref"] == "T0001" and finding["platform"] == "bluesky"
+    assert finding["relationship"] == "follower"
+    assert finding["source"]["file_sha256"] == fetched["sha256"]
+    assert finding["account"]["username"] == "oquenbymarsh2012.bsky.example"
