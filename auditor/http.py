@@ -307,7 +307,8 @@ class ApiClient:
 
     def request(self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
                 json_body: Any = None, ok: Iterable[int] = (200,)) -> ApiResponse:
-        """Send one request, retrying what is worth retrying; any other outcome is raised."""
+        """Send one request, retrying what is worth retrying; any other outcome is raised.
+        Every method is retried, so send only idempotent requests (reads and look-ups)."""
         target = self.url(url)
         where = describe(target)
         accepted = frozenset(ok)
@@ -328,6 +329,8 @@ class ApiClient:
                 raise NetworkError(f"{self.service}: {where} redirected to an unsupported address") from None
             except httpx.TransportError as exc:
                 problem, pause = f"could not be reached ({type(exc).__name__})", policy.backoff(attempt)
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # undecodable body, bad redirect target …
+                raise NetworkError(f"{self.service}: {where} failed ({type(exc).__name__})") from None
             else:
                 self._note_rate_limit(response)
                 if response.status in accepted:

@@ -258,3 +258,10 @@ def test_after_a_failure_in_map_the_other_lists_stop_paging(standin):
             client.map(pages, ["/bad", "/page"])
         assert len(standin.calls("/page")) < 5  # stopped early, not all 50 pages
         assert client.get_json("/page") == {"n": 1}  # the client is usable again afterwards
+
+
+def test_an_undecodable_body_is_one_clear_error(standin):
+    standin.route("GET", "/gz", sequence(Reply(200, b"this is not gzip", {"Content-Encoding": "gzip"})))
+    with make_client(standin, FakeTime()) as client, pytest.raises(NetworkError) as caught:
+        client.get("/gz")
+    assert "/gz failed (DecodingError)" in str(caught.value)
