@@ -170,7 +170,7 @@ def run_matching(db: Database, roster: RosterSnapshot, as_of: date, progress: Pr
                         "account_id": row.id, "person_id": cand.person_id, "weight": round(cand.weight, 3),
                         "probability": round(cand.probability, 4), "band": cand.band,
                         "evidence": [ev.as_dict() for ev in cand.evidence]
-                        + [{"pieces": cand.pieces, "year_agrees": cand.year_agrees}],
+                        + [{"pieces": cand.pieces, "year_agrees": cand.year_agrees, "name_only": cand.name_only}],
                         "reading": cand.reading, "ambiguous": cand.ambiguous, "state": state,
                     })
             conn.execute(candidates_table.delete().where(candidates_table.c.account_id.in_(chunk)))
@@ -294,8 +294,10 @@ def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NU
                 weight += bonus
                 extra.append({"comparison": "household", "level": "; ".join(reasons), "weight": round(bonus, 2)})
                 pieces += 1
-            year_agrees = next((e["year_agrees"] for e in (c.evidence or []) if "year_agrees" in e), False)
-            band = "no_link" if colleague else band_for(T, weight, pieces, year_agrees, c.ambiguous)
+            flags = next((e for e in (c.evidence or []) if "pieces" in e), {})
+            name_only = flags.get("name_only", True) and not bonus
+            band = "no_link" if colleague else band_for(T, weight, pieces, flags.get("year_agrees", False),
+                                                        c.ambiguous, name_only)
             scored.append((weight, c, subject, band, evidence + extra))
         scored.sort(key=lambda x: -x[0])
         if not scored:

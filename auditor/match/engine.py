@@ -51,8 +51,9 @@ MATCHER_VERSION = "1"
 class Thresholds:
     """Match weights are log2 odds; 0 is even odds."""
 
-    probable: float = 3.0  # p ≥ 0.89
-    review: float = -1.5  # p ≥ 0.26 for a name alone
+    probable: float = 3.0  # p ≥ 0.89, with corroboration (birth year, middle name, phone ...)
+    probable_name_only: float = 5.0  # p ≥ 0.97: namesakes exist, so a name alone must be rare
+    review: float = -2.5  # p ≥ 0.15 for a name alone
     review_with_year: float = -4.0  # p ≥ 0.06 when a full forename and a birth year agree
     keep: float = -6.0  # candidates kept for per-connection corroboration
     ambiguity_margin: float = 1.5  # bits between the best two people
@@ -146,6 +147,7 @@ class Candidate:
     pieces: int  # independent agreeing pieces of evidence
     reading: str
     year_agrees: bool = False  # a birth year agrees and the forename is written in full
+    name_only: bool = True  # no evidence beyond the name (no year, middle name, phone, e-mail)
     band: str = "no_link"
     ambiguous: bool = False
     alternatives: list[int] = field(default_factory=list)
@@ -534,7 +536,7 @@ def score(index: RosterIndex, account: AccountView, readings: AccountReadings, r
     if readings.title and e.title and fold(readings.title) != fold(e.title) and r.forename is None:
         evidence.append(Evidence("title", "differs", -1.0))
     pieces = 0
-    initial_agrees = sur.level == "initial agrees" and fore_agrees
+    initial_agrees = (sur.level == "initial agrees" and fore_agrees) or (fore.level == "initial agrees" and sur_agrees)
     if (fore_agrees and sur_agrees) or initial_agrees:
         pieces += 1
         expected = index.n * index.tf_fore(r.forename or "") * index.tf_sur(compact(r.surname or ""))
@@ -546,8 +548,11 @@ def score(index: RosterIndex, account: AccountView, readings: AccountReadings, r
     if middle and middle.weight > 2:
         pieces += 1
     weight = index.prior + sum(ev.weight for ev in evidence)
+    if year and year.weight <= -2:  # a birth year that says "someone else" rules the name out
+        pieces = 0
     year_agrees = bool(year and year.weight > 2 and fore_agrees)
-    return Candidate(e.person_id, weight, evidence, pieces, r.how, year_agrees)
+    name_only = not ((year and year.weight > 2) or (middle and middle.weight > 2))
+    return Candidate(e.person_id, weight, evidence, pieces, r.how, year_agrees, name_only)
 
 
 def _contact_points(index: RosterIndex, account: AccountView) -> dict[int, list[Evidence]]:
@@ -581,15 +586,18 @@ def match_account(index: RosterIndex, account: AccountView) -> list[Candidate]:
         cand.weight += strongest.weight
         names_conflict = any(ev.level == "conflicts" for ev in cand.evidence if ev.comparison in ("forename", "surname"))
         cand.pieces += 1 if names_conflict else 2
+        cand.name_only = False
     ranked = sorted((best[i] for i in best), key=lambda c: -c.weight)
     ranked = [c for c in ranked if c.weight >= index.t.keep][:4]
     return assign_bands(index, ranked)
 
 
-def band_for(t: Thresholds, weight: float, pieces: int, year_agrees: bool, ambiguous: bool) -> str:
-    """Probable needs the weight and two pieces of evidence and no close rival; needs review
-    needs a name match of some strength, or a full forename with an agreeing birth year."""
-    if weight >= t.probable and pieces >= 2 and not ambiguous:
+def band_for(t: Thresholds, weight: float, pieces: int, year_agrees: bool, ambiguous: bool,
+             name_only: bool = False) -> str:
+    """Probable needs the weight and two pieces of evidence and no close rival (and more weight
+    when the only evidence is the name); needs review needs a name match of some strength, or a
+    full forename with an agreeing birth year."""
+    if weight >= (t.probable_name_only if name_only else t.probable) and pieces >= 2 and not ambiguous:
         return "probable"
     if pieces >= 1 and weight >= t.review:
         return "needs_review"
@@ -603,7 +611,7 @@ def assign_bands(index: RosterIndex, ranked: list[Candidate]) -> list[Candidate]
     if not ranked:
         return ranked
     for c in ranked:
-        c.band = band_for(index.t, c.weight, c.pieces, c.year_agrees, False)
+        c.band = band_for(index.t, c.weight, c.pieces, c.year_agrees, False, c.name_only)
     top = ranked[0]
     staff = [c for c in ranked if index.by_person[c.person_id].kind == "staff" and c.band != "no_link"]
     others = [c for c in ranked if index.by_person[c.person_id].kind != "staff"]
