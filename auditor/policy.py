@@ -175,18 +175,27 @@ def _apply_overrides(raw: dict, overrides: dict, source: str) -> dict:
 
 
 def load_policy(name: str | None = None, config=None) -> Policy:
-    """The policy in force: ``name`` (a preset, from --policy) if given, else the config's
-    ``[policy]`` table (a whole policy, or ``preset`` plus ``overrides``), else ``default``."""
+    """A preset by name (``--policy``: the preset as shipped), else the config's ``[policy]``
+    table (a whole policy, or ``preset`` plus ``overrides``), else ``default``."""
+    if name:
+        return parse_policy(tomllib.loads(preset_text(name)), f"preset {name}")
     table = dict(getattr(config, "policy", {}) or {})
     source = str(getattr(config, "path", None) or "config") + " [policy]"
-    if name and (not table or table.get("name") != name and table.get("preset") != name):
-        return parse_policy(tomllib.loads(preset_text(name)), f"preset {name}")
     if not table:
-        return parse_policy(tomllib.loads(preset_text(name or "default")), f"preset {name or 'default'}")
+        return parse_policy(tomllib.loads(preset_text("default")), "preset default")
     if "rules" in table:
         return parse_policy(table, source)
     preset = table.pop("preset", None) or "default"
     base = tomllib.loads(preset_text(preset))
     overrides = table.pop("overrides", {})
-    base.update({k: v for k, v in table.items()})
+    base.update(table)
     return parse_policy(_apply_overrides(base, overrides, source), source)
+
+
+def resolve_policy(cli_name: str | None, config, chosen_at_init: str | None) -> Policy:
+    """The policy in force: --policy, else the config's [policy], else the one chosen at init."""
+    if cli_name:
+        return load_policy(cli_name)
+    if getattr(config, "policy", None):
+        return load_policy(None, config)
+    return load_policy(chosen_at_init or "default")

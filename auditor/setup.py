@@ -9,7 +9,9 @@ from auditor.db import Database, describe_url
 def initialise(db: Database, policy: str, config) -> dict:
     from auditor.policy import load_policy
 
-    chosen = load_policy(policy, config)  # validates before anything is written
+    chosen = load_policy(policy)  # validates before anything is written
+    if getattr(config, "policy", None):
+        load_policy(None, config)  # the config's own policy must be valid too
     applied = db.migrate()
     with db.begin() as conn:
         db.set_setting(conn, "policy", policy)
