@@ -289,18 +289,22 @@ def audit(state: State, as_of: str | None, policy_name: str | None, fmt: str, ou
       auditor audit --policy milton-keynes --format html --out report.html
     """
     from auditor.audit import run_audit
-    from auditor.policy import load_policy
+    from auditor.policy import resolve_policy
     from auditor.registry import report_writers
-    from auditor.reporting import load_report, write_report
+    from auditor.reporting import check_audit, generate_report
 
     if fmt not in report_writers:
         raise click.BadParameter(f"unknown format {fmt!r} (formats: {', '.join(report_writers.names())})",
                                  param_hint="--format")
+    if fmt == "letters" and out is None:
+        raise click.BadParameter("letters need a folder: --out DIR", param_hint="--out")
     db = state.database()
     when = _parse_date(as_of)
-    policy = load_policy(policy_name or db.get_setting("policy"), state.config)
+    if since is not None:
+        check_audit(db, since)
+    policy = resolve_policy(policy_name, state.config, db.get_setting("policy"))
     result = run_audit(db, when, policy, progress=state.progress(), since=since)
-    text = write_report(load_report(db, result.audit_id), fmt, out)
+    text = generate_report(db, fmt, out, audit_id=result.audit_id)
     if text is not None:
         click.echo(text, nl=False)
     s = result.summary
@@ -340,13 +344,50 @@ def exemptions_import(state: State, file: Path) -> None:
       auditor exemptions import exemptions.csv
     """
     from auditor.exemptions import add_exemptions, read_exemptions
-    from auditor.policy import load_policy
+    from auditor.policy import resolve_policy
 
     db = state.database()
-    policy = load_policy(db.get_setting("policy"), state.config)
+    policy = resolve_policy(None, state.config, db.get_setting("policy"))
     rows = read_exemptions(file)
     added = add_exemptions(db, rows, policy)
     click.echo(f"exemptions: {added} added, {len(rows) - added} already held")
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("demo-output"), show_default=True,
+              help="Folder for the synthetic world, its database and the reports.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Generator seed (same seed, same school).")
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Audit date; default today.")
+@click.pass_obj
+def demo(state: State, out: Path, seed: int, as_of: str | None) -> None:
+    """Generate a synthetic trust and run the whole audit on it, offline.
+
+    \b
+    Example:
+      auditor demo --out demo-output      # then open demo-output/report.html
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from auditor.demo import run_demo
+
+    result = run_demo(out, _parse_date(as_of), seed=seed, progress=state.progress())
+    s = result.summary
+    table = Table(title=f"auditor demo — synthetic trust, policy {result.policy}, as of {result.as_of}")
+    table.add_column("", style="bold")
+    table.add_column("", justify="right")
+    rows = [
+        ("staff with exports", s["staff_with_exports"]), ("export files read", result.files),
+        ("contact rows", s["connections"]), ("accounts matched to someone", s["accounts_matched"]),
+    ]
+    rows += [(f"findings: {k}", v) for k, v in s.get("by_severity", {}).items()]
+    rows += [(f"status: {k.replace('_', ' ')}", v) for k, v in s.get("by_status", {}).items()]
+    for label, value in rows:
+        table.add_row(label, str(value))
+    Console().print(table)
+    for fmt, path in result.reports.items():
+        click.echo(f"{fmt:9} {path}")
+    click.echo(f"done in {result.seconds:.1f} s; database {result.database}")
 
 
 @main.command()
@@ -474,6 +515,291 @@ def fetch_roblox(state: State, user: str, staff_ref: str, api_url: str | None, a
       auditor fetch roblox MsExampleBuilds --staff T0012
     """
     _run_fetch(state, "roblox", user, staff_ref, api_url, as_json)
+
+
+@main.command()
+@click.option("--audit", "audit_id", type=int, metavar="N", help="Which audit (default: the latest).")
+@click.option("--format", "fmt", required=True, metavar="FORMAT",
+              help="html, csv, json, letters (one file per member of staff, needs --out DIR) or governor.")
+@click.option("--out", type=click.Path(path_type=Path), help="File (or folder for letters); default standard output.")
+@click.option("--include-review", is_flag=True, help="Letters: also findings still awaiting review.")
+@click.option("--staff", "staff_refs", multiple=True, metavar="STAFF_REF", help="Letters: only for this member of staff.")
+@click.pass_obj
+def report(state: State, audit_id: int | None, fmt: str, out: Path | None, include_review: bool,
+           staff_refs: tuple[str, ...]) -> None:
+    """Write a report of a stored audit again, in any format (each report is logged).
+
+    \b
+    Formats:
+      html      the DSL's report: summary, per-staff findings with evidence, pictures
+      csv       one row per finding for Excel (UTF-8 with BOM, formulas neutralised)
+      json      the findings contract (DESIGN.md)
+      letters   a letter to each member of staff with their own findings (--out DIR)
+      governor  counts only, small numbers suppressed, no names
+    \b
+    Examples:
+      auditor report --format html --out report.html
+      auditor report --audit 3 --format csv --out findings.csv
+      auditor report --format letters --out letters/
+      auditor report --format governor --out governors.html
+    """
+    from auditor.registry import report_writers
+    from auditor.reporting import generate_report
+
+    if fmt not in report_writers:
+        raise click.BadParameter(f"unknown format {fmt!r} (formats: {', '.join(report_writers.names())})",
+                                 param_hint="--format")
+    if fmt == "letters" and out is None:
+        raise click.BadParameter("letters need a folder: --out DIR", param_hint="--out")
+    options: dict = {}
+    if include_review:
+        options["include_review"] = True
+    if staff_refs:
+        options["staff"] = list(staff_refs)
+    text = generate_report(state.database(), fmt, out, audit_id=audit_id, options=options)
+    if text is not None:
+        click.echo(text, nl=False)
+    elif out is not None:
+        click.echo(f"wrote {out}", err=True)
+
+
+@main.group()
+def review() -> None:
+    """The DSL's review of findings: decisions are kept and re-applied by later audits.
+
+    \b
+    A decision stays in force while the evidence for that finding is unchanged; new evidence
+    about the contact reopens it. Every decision is in the audit log with who, when and why.
+    FINDING is a finding id from a report or 'review list', or a key (or its first characters).
+    """
+
+
+def _finding_line(f: dict) -> str:
+    account = f["account"]
+    who = account.get("username") or account.get("display_name") or "?"
+    from auditor.reports.display import plain
+
+    return (f"{f['id']:>6}  {f['key'][:12]}  {f['staff_ref']:<10} {f['person_ref'] or '-':<10} {f['severity']:<8} "
+            f"{f['status']:<12} {f['platform']:<10} {plain(who, 30)}" + ("  [name only]" if f.get("name_only") else ""))
+
+
+@review.command("list")
+@click.option("--status", "statuses", multiple=True, metavar="STATUS",
+              help="needs_review, probable, confirmed, dismissed, excepted (repeatable; default all).")
+@click.option("--staff", "staff_ref", metavar="STAFF_REF")
+@click.option("--severity", metavar="SEVERITY")
+@click.option("--rule", metavar="RULE")
+@click.option("--platform", metavar="PLATFORM")
+@click.option("--audit", "audit_id", type=int, metavar="N", help="Default: the latest audit.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def review_list(state: State, statuses: tuple[str, ...], staff_ref: str | None, severity: str | None, rule: str | None,
+                platform: str | None, audit_id: int | None, as_json: bool) -> None:
+    """List findings, with filters.
+
+    \b
+    Examples:
+      auditor review list --status needs_review
+      auditor review list --staff T0012 --json
+    """
+    from auditor.review import list_findings
+
+    items = list_findings(state.database(), audit_id, statuses or None, staff_ref, severity, rule, platform)
+    if as_json:
+        emit_json(items)
+        return
+    click.echo(f"{'id':>6}  {'key':<12}  {'staff':<10} {'person':<10} {'severity':<8} {'status':<12} {'platform':<10} account")
+    for f in items:
+        click.echo(_finding_line(f))
+    click.echo(f"{len(items)} finding(s)", err=True)
+
+
+@review.command("show")
+@click.argument("finding")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def review_show(state: State, finding: str, as_json: bool) -> None:
+    """Show one finding: who, why, the evidence and earlier decisions.
+
+    \b
+    Example:
+      auditor review show 1bdea876
+    """
+    from auditor.reports.display import plain
+    from auditor.review import show_finding
+
+    f = show_finding(state.database(), finding)
+    if as_json:
+        emit_json(f)
+        return
+    a = f["account"]
+    click.echo(f"finding {f['id']} (audit {f['audit_id']}), key {f['key']}")
+    click.echo(f"  staff {f['staff_ref']} – person {f['person_ref']} ({f['person_role']})")
+    click.echo(f"  {f['platform']} {f['relationship']}: {plain(a.get('display_name'), 80)} "
+               f"@{plain(a.get('username'), 40)}" + (f" since {f['connected_at'][:10]}" if f.get("connected_at") else ""))
+    click.echo(f"  rule {f['rule']} ({f['severity']}), status {f['status']}, confidence {f['confidence']:.2f}"
+               + (", name only" if f["name_only"] else ""))
+    click.echo(f"  clause: {f['clause']}")
+    click.echo("  evidence:")
+    for e in f["explanation"]:
+        click.echo(f"    {e.get('weight', 0):+7.2f}  {e.get('comparison')}: {plain(e.get('level'), 80)}")
+    click.echo(f"  source: {f['source']['file_sha256']} {plain(f['source']['member'], 120)}")
+    for d in f["decisions"]:
+        click.echo(f"  decision: {d['decision']} by {d['by']} at {d['at'][:19]}: {d['reason']}"
+                   + ("" if d["applies"] else " (lapsed: the evidence has changed since)"))
+    click.echo("  audits: " + ", ".join(f"{x['audit']}:{x['status']}" for x in f["audits"]))
+
+
+def _decide(state: State, finding: str, verb: str, reason: str, register: dict | None = None) -> None:
+    from auditor.review import decide
+
+    policy = None
+    db = state.database()
+    if register is not None:
+        from auditor.policy import resolve_policy
+
+        policy = resolve_policy(None, state.config, db.get_setting("policy"))
+    done = decide(db, finding, verb, reason, register=register, policy=policy)
+    click.echo(f"finding {done.finding_id} ({done.key[:12]}): {done.before} -> {done.after}")
+
+
+_reason_option = click.option("--reason", required=True, metavar="TEXT", help="Why (kept with the decision and logged).")
+
+
+@review.command("confirm")
+@click.argument("finding")
+@_reason_option
+@click.pass_obj
+def review_confirm(state: State, finding: str, reason: str) -> None:
+    """Confirm a finding: the account is that person and the rule applies.
+
+    \b
+    Example:
+      auditor review confirm 1bdea876 --reason "profile photo and school tie match; spoke to T0012"
+    """
+    _decide(state, finding, "confirm", reason)
+
+
+@review.command("dismiss")
+@click.argument("finding")
+@_reason_option
+@click.pass_obj
+def review_dismiss(state: State, finding: str, reason: str) -> None:
+    """Dismiss a finding as a false match; it stays dismissed until new evidence appears.
+
+    \b
+    Example:
+      auditor review dismiss 1bdea876 --reason "an adult namesake in another town"
+    """
+    _decide(state, finding, "dismiss", reason)
+
+
+@review.command("exempt")
+@click.argument("finding")
+@_reason_option
+@click.option("--relationship", metavar="TEXT", help="Also add to the exemptions register (e.g. 'own child').")
+@click.option("--review-date", metavar="YYYY-MM-DD", help="With --relationship: when the exemption lapses.")
+@click.option("--approved-by", metavar="TEXT", help="With --relationship: who approved it (default: you).")
+@click.pass_obj
+def review_exempt(state: State, finding: str, reason: str, relationship: str | None, review_date: str | None,
+                  approved_by: str | None) -> None:
+    """Except a finding (an allowed relationship); with --relationship, register the exemption.
+
+    \b
+    Examples:
+      auditor review exempt 1bdea876 --reason "staff member's nephew, declared"
+      auditor review exempt 1bdea876 --reason "declared" --relationship nephew --review-date 2027-08-31
+    """
+    from auditor.errors import InputError
+
+    register = None
+    if relationship or review_date or approved_by:
+        if not (relationship and review_date):
+            raise InputError("registering an exemption needs both --relationship and --review-date")
+        register = {"relationship": relationship, "review_date": _parse_date(review_date), "approved_by": approved_by}
+    _decide(state, finding, "exempt", reason, register)
+
+
+@review.command("bulk")
+@click.argument("decision", type=click.Choice(["confirm", "dismiss"]))
+@_reason_option
+@click.option("--status", "statuses", multiple=True, type=click.Choice(["needs_review", "probable"]),
+              help="Which open findings (default needs_review).")
+@click.option("--staff", "staff_ref", metavar="STAFF_REF")
+@click.option("--severity", metavar="SEVERITY")
+@click.option("--rule", metavar="RULE")
+@click.option("--platform", metavar="PLATFORM")
+@click.option("--dry-run", is_flag=True, help="Show what would be decided; change nothing.")
+@click.pass_obj
+def review_bulk(state: State, decision: str, reason: str, statuses: tuple[str, ...], staff_ref: str | None,
+                severity: str | None, rule: str | None, platform: str | None, dry_run: bool) -> None:
+    """Confirm or dismiss many open findings at once; never confirms a name-only match.
+
+    \b
+    Examples:
+      auditor review bulk dismiss --staff T0012 --platform linkedin --reason "adult namesakes, checked"
+      auditor review bulk confirm --rule current-pupil --dry-run --reason "phone numbers match"
+    """
+    from auditor.review import bulk_decide
+
+    result = bulk_decide(state.database(), decision, reason, statuses=statuses or ("needs_review",),
+                         staff_ref=staff_ref, severity=severity, rule=rule, platform=platform, dry_run=dry_run)
+    verb = "would be" if dry_run else "were"
+    click.echo(f"{len(result.decided)} of {result.selected} selected finding(s) {verb} {decision}ed")
+    if result.refused:
+        click.echo(f"{len(result.refused)} name-only match(es) left for one-by-one review: "
+                   + ", ".join(str(f["id"]) for f in result.refused[:30])
+                   + (" …" if len(result.refused) > 30 else ""), err=True)
+
+
+@main.group("log")
+def log_group() -> None:
+    """The append-only, hash-chained audit log of imports, audits, reports and decisions."""
+
+
+@log_group.command("verify")
+@click.option("--head", metavar="HASH", help="A hash noted earlier (e.g. from a report): check it is still there.")
+@click.pass_obj
+def log_verify(state: State, head: str | None) -> None:
+    """Check that no entry of the audit log was edited, removed or reordered.
+
+    \b
+    Examples:
+      auditor log verify
+      auditor log verify --head 3f2a9c1d0e6b7a55
+    """
+    from auditor.errors import AuditorError
+    from auditor.review import verify_log
+
+    check = verify_log(state.database(), head)
+    if not check.ok:
+        where = f"at entry {check.first_bad_id}: " if check.first_bad_id else ""
+        raise AuditorError(f"audit log NOT intact {where}{check.reason} ({check.entries} entries read)")
+    click.echo(f"audit log intact: {check.entries} entries; last hash {check.head or '-'}"
+               + ("; the noted entry is present" if head else ""))
+
+
+@log_group.command("show")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--action", metavar="ACTION", help="Only entries whose action starts with this (audit, report, review …).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def log_show(state: State, limit: int, action: str | None, as_json: bool) -> None:
+    """Show the most recent audit-log entries.
+
+    \b
+    Example:
+      auditor log show --action review --limit 20
+    """
+    from auditor.review import log_entries
+
+    entries = log_entries(state.database(), limit, action)
+    if as_json:
+        emit_json(entries)
+        return
+    for e in entries:
+        details = json.dumps(e["details"], ensure_ascii=False, separators=(",", ":"), default=str) if e["details"] else ""
+        click.echo(f"{e['id']:>6} {e['at'][:19]} {e['actor']:<12} {e['action']:<16} {e['subject'] or '':<24} {details}")
 
 
 if __name__ == "__main__":  # pragma: no cover
