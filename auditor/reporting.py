@@ -4,6 +4,7 @@ DSL's report shows. Writers (JSON, CSV, HTML, letters, governor summary) are reg
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,11 +15,13 @@ from auditor.db import Database
 from auditor.errors import NotFound
 from auditor.models import (
     Account,
+    AuditLog,
     AuditRun,
     Finding,
     ImportedFile,
     MatchCandidate,
     Person,
+    PupilContact,
     Role,
     School,
 )
@@ -37,10 +40,20 @@ class ReportContext:
     people: dict[str, dict] = field(default_factory=dict)  # ref -> {name, kind, role, school}
     coverage: dict = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
-    ego: dict[str, dict] = field(default_factory=dict)  # staff_ref -> {accounts, flagged, by_platform}
+    ego: dict[str, dict] = field(default_factory=dict)  # staff_ref -> {by_platform, flagged_accounts, links}
+    previous: dict[str, dict] = field(default_factory=dict)  # key -> {id, status} in the compared audit
+    resolved: list[dict] = field(default_factory=list)  # findings of the compared audit not found again
+    exports: dict[str, list[dict]] = field(default_factory=dict)  # staff_ref -> files given
+    log_head: dict = field(default_factory=dict)  # {entries, hash} of the audit log when loaded
 
     def findings_for(self, staff_ref: str) -> list[dict]:
         return [f for f in self.findings if f["staff_ref"] == staff_ref]
+
+    def trend_of(self, finding: dict) -> str | None:
+        """'new' or 'unchanged' against the compared audit; None when there is none."""
+        if self.audit.get("previous_id") is None:
+            return None
+        return "unchanged" if finding["key"] in self.previous else "new"
 
 
 def finding_as_json(row, staff_ref: str, person_ref: str | None) -> dict:
@@ -84,6 +97,9 @@ def load_report(db: Database, audit_id: int | None = None) -> ReportContext:
         coverage = _coverage(conn, refs)
         history = _history(conn, refs)
         ego = _ego(conn, refs, {f["account"]["display_name"] for f in items}, rows)
+        previous, resolved = _compared(conn, refs, run.previous_id, {f["key"] for f in items})
+        exports = _exports(conn, refs)
+        log_head = _log_head(conn)
     from auditor.policy import load_policy
 
     try:
@@ -93,7 +109,9 @@ def load_report(db: Database, audit_id: int | None = None) -> ReportContext:
     except NotFound:
         policy_info = {"name": run.policy_name, "version": run.policy_version, "title": run.policy_name,
                        "summary": "", "no_connection_rule": False}
-    involved = {f["staff_ref"] for f in items} | {f["person_ref"] for f in items if f["person_ref"]}
+    involved = {f["staff_ref"] for f in items + resolved} | {f["person_ref"] for f in items + resolved if f["person_ref"]}
+    involved |= {ref for f in items for ref in (f["detail"] or {}).get("alternatives") or ()}
+    involved |= {h["person_ref"] for h in history}
     involved |= {p.ref for p in refs.values() if p.kind == "staff"}
     people_info = {}
     for p in refs.values():
@@ -109,7 +127,8 @@ def load_report(db: Database, audit_id: int | None = None) -> ReportContext:
              "policy": policy_info, "tool_version": run.tool_version, "roster_version": run.roster_version,
              "previous_id": run.previous_id}
     summary = dict(run.summary or {})
-    return ReportContext(audit, items, summary, summary.get("trend", {}), people_info, coverage, history, ego)
+    return ReportContext(audit, items, summary, summary.get("trend", {}), people_info, coverage, history, ego,
+                         previous, resolved, exports, log_head)
 
 
 def _coverage(conn, refs) -> dict:
@@ -169,11 +188,102 @@ def _ego(conn, refs, _names, finding_rows) -> dict:
                           .join(accounts, accounts.c.id == conns.c.account_id)
                           .group_by(conns.c.staff_id, accounts.c.platform)):
         counts[r[0]][r[1]] = r[2]
-    return {refs[s].ref: {"by_platform": counts[s], "flagged_accounts": sorted(flagged.get(s, set()))}
-            for s in counts}
+    # Household links between the roster people one member of staff's findings are about.
+    flagged_people: dict[int, set[int]] = defaultdict(set)
+    for f in finding_rows:
+        if f.person_id:
+            flagged_people[f.staff_id].add(f.person_id)
+    everyone = set().union(*flagged_people.values()) if flagged_people else set()
+    household = []
+    if everyone:
+        links = PupilContact.__table__
+        household = list(conn.execute(sa.select(links.c.pupil_id, links.c.contact_id, links.c.relationship)
+                                      .where(links.c.pupil_id.in_(everyone), links.c.contact_id.in_(everyone))))
+    out = {}
+    for s in counts:
+        mine = flagged_people.get(s, set())
+        pairs = [(refs[a].ref, refs[b].ref, rel) for a, b, rel in household if a in mine and b in mine]
+        out[refs[s].ref] = {"by_platform": counts[s], "flagged_accounts": sorted(flagged.get(s, set())),
+                            "links": pairs}
+    return out
+
+
+def _compared(conn, refs, previous_id: int | None, keys: set[str]) -> tuple[dict[str, dict], list[dict]]:
+    """The compared audit's findings: statuses by key, and those not found again (resolved)."""
+    if previous_id is None:
+        return {}, []
+    table = Finding.__table__
+    rows = list(conn.execute(sa.select(table).where(table.c.audit_id == previous_id).order_by(table.c.id)))
+    previous = {r.key: {"id": r.id, "status": r.status} for r in rows}
+    resolved = [finding_as_json(r, refs[r.staff_id].ref, refs[r.person_id].ref if r.person_id else None)
+                for r in rows if r.key not in keys and r.staff_id in refs]
+    return previous, resolved
+
+
+def _exports(conn, refs) -> dict[str, list[dict]]:
+    """The files each member of staff gave: platform, layout, hash, rows (for provenance)."""
+    files = ImportedFile.__table__
+    out: dict[str, list[dict]] = defaultdict(list)
+    for r in conn.execute(sa.select(files).where(files.c.staff_id.is_not(None), files.c.kind != "roster")
+                          .order_by(files.c.id)):
+        if r.staff_id in refs:
+            out[refs[r.staff_id].ref].append({
+                "platform": r.platform, "layout": r.layout, "sha256": r.sha256, "rows": r.rows, "kind": r.kind,
+                "exported_at": r.exported_at.isoformat() if r.exported_at else None,
+                "purged": r.purged_at is not None})
+    return dict(out)
+
+
+def _log_head(conn) -> dict:
+    table = AuditLog.__table__
+    last = conn.execute(sa.select(table.c.id, table.c.hash).order_by(table.c.id.desc()).limit(1)).first()
+    count = conn.execute(sa.select(sa.func.count(table.c.id))).scalar() or 0
+    return {"entries": count, "id": last.id if last else None, "hash": last.hash if last else None}
 
 
 def write_report(context: ReportContext, fmt: str, out: Path | None, options: dict | None = None) -> str | None:
     """Write with the registered writer; returns the text when ``out`` is None."""
     writer = report_writers.get(fmt)
     return writer(context, out, options or {})
+
+
+def _digest(text: str | None, out: Path | None, written: list[Path]) -> dict:
+    """What was written, for the audit log: a hash and size per file (never the content)."""
+    if text is not None:
+        data = text.encode("utf-8")
+        return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "to": "standard output"}
+    if written:
+        return {"files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(written)}}
+    if out is not None and out.is_file():
+        data = out.read_bytes()
+        return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    return {}
+
+
+def generate_report(db: Database, fmt: str, out: Path | None, audit_id: int | None = None,
+                    options: dict | None = None, actor: str | None = None) -> str | None:
+    """Load an audit, write one report and record it in the audit log (format, audit, hashes).
+
+    Reports carry children's data out of the database, so each one written is accounted for."""
+    from auditor import auditlog
+
+    writer = report_writers.get(fmt)  # an unknown format fails before anything is loaded
+    context = load_report(db, audit_id)
+    written: list[Path] = []  # writers of several files (letters) list them here
+    chosen = dict(options or {})
+    text = writer(context, out, {**chosen, "written": written})
+    details = {"format": fmt, "audit": context.audit["id"], **_digest(text, out, written)}
+    if chosen:
+        details["options"] = {k: v for k, v in chosen.items() if isinstance(v, str | int | float | bool | list)}
+    with db.begin() as conn:
+        auditlog.append(conn, "report", subject=f"audit {context.audit['id']}", details=details, actor=actor)
+    return text
+
+
+def check_audit(db: Database, audit_id: int) -> None:
+    """Refuse an audit number the database does not hold (before any work is done)."""
+    runs = AuditRun.__table__
+    with db.engine.connect() as conn:
+        found = conn.execute(sa.select(runs.c.status).where(runs.c.id == audit_id)).scalar()
+    if found != "done":
+        raise NotFound(f"no completed audit {audit_id}", hint="see: auditor log show --action audit")
