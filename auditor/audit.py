@@ -217,20 +217,26 @@ def _school_evidence(subject: Subject, staff: StaffMember, school_share: dict[in
     return Evidence("school", "current pupil of another school", max(math.log2(0.25 / (1 - share)), -1.0))
 
 
-def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NULL_PROGRESS,
-              since: int | None = None, actor: str | None = None) -> AuditResult:
-    from auditor.match.engine import DEFAULT_THRESHOLDS as T
+@dataclass
+class AuditInputs:
+    """Everything the policy evaluation reads, loaded once."""
 
-    with db.engine.connect() as conn:
-        roster = load_roster(conn, as_of)
-    run_matching(db, roster, as_of, progress)
+    roster: RosterSnapshot
+    candidates: dict[int, list]
+    rows: list  # connections of accounts that have candidates, with file and account fields
+    exemptions: list
+    decisions: dict[str, object]
+    previous: int | None
+    totals: tuple[int, int, int]
+    owners: list[tuple[int, str, str | None, str | None]]
 
+
+def load_inputs(db: Database, roster: RosterSnapshot) -> AuditInputs:
     accounts, conns, files = Account.__table__, ConnectionRow.__table__, ImportedFile.__table__
-    cands_t = MatchCandidate.__table__
+    cands_t, runs = MatchCandidate.__table__, AuditRun.__table__
     with db.engine.connect() as conn:
-        cand_rows = list(conn.execute(sa.select(cands_t).where(cands_t.c.band != "no_link_dropped")))
         candidates: dict[int, list] = defaultdict(list)
-        for c in cand_rows:
+        for c in conn.execute(sa.select(cands_t)):
             candidates[c.account_id].append(c)
         account_ids = list(candidates)
         rows = []
@@ -241,149 +247,295 @@ def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NU
                           conns.c.member, files.c.sha256, accounts.c.platform, accounts.c.key,
                           accounts.c.display_name, accounts.c.username, accounts.c.profile_url)
                 .join(files, files.c.id == conns.c.file_id).join(accounts, accounts.c.id == conns.c.account_id)
-                .where(conns.c.account_id.in_(chunk)).order_by(conns.c.id)))
+                .where(conns.c.account_id.in_(chunk))))
+        rows.sort(key=lambda r: r.id)
         exemptions = list(conn.execute(sa.select(Exemption.__table__)))
         decisions: dict[str, object] = {}
         for d in conn.execute(sa.select(ReviewDecision.__table__).order_by(ReviewDecision.__table__.c.id)):
             decisions[d.finding_key] = d
-        previous = conn.execute(sa.select(AuditRun.__table__.c.id).where(AuditRun.__table__.c.status == "done")
-                                .order_by(AuditRun.__table__.c.id.desc()).limit(1)).scalar()
-        totals = conn.execute(sa.select(sa.func.count(conns.c.id), sa.func.count(sa.distinct(conns.c.staff_id)),
-                                        sa.func.count(sa.distinct(conns.c.file_id)))).first()
+        previous = conn.execute(sa.select(runs.c.id).where(runs.c.status == "done")
+                                .order_by(runs.c.id.desc()).limit(1)).scalar()
+        totals = tuple(conn.execute(sa.select(sa.func.count(conns.c.id), sa.func.count(sa.distinct(conns.c.staff_id)),
+                                              sa.func.count(sa.distinct(conns.c.file_id)))).first())
+        owners = [(r.staff_id, (r.owner or {}).get("platform") or (r.platform or "").split(",")[0],
+                   (r.owner or {}).get("name"), (r.owner or {}).get("username"))
+                  for r in conn.execute(sa.select(files.c.staff_id, files.c.platform, files.c.owner)
+                                        .where(files.c.staff_id.is_not(None), files.c.owner.is_not(None)))]
+    return AuditInputs(roster, candidates, rows, exemptions, decisions, previous, totals, owners)
 
-    G = build_graph(roster.staff, [(r.staff_id, r.account_id, r.kind) for r in rows],
-                    [(c.account_id, c.person_id, c.weight, c.band) for c in cand_rows], roster.links)
+
+def _school_shares(roster: RosterSnapshot) -> dict[int, float]:
     shares: dict[int, int] = defaultdict(int)
     pupils = [s for s in roster.subjects.values() if s.kind == "pupil"]
-    for s in pupils:
-        for sc in s.schools:
-            shares[sc] += 1
-    school_share = {k: v / max(len(pupils), 1) for k, v in shares.items()}
+    for subject in pupils:
+        for school in subject.schools:
+            shares[school] += 1
+    return {k: v / max(len(pupils), 1) for k, v in shares.items()}
 
-    active_exemptions: dict[tuple[int, int], object] = {}
-    lapsed_exemptions: dict[tuple[int, int], object] = {}
-    for ex in exemptions:
+
+def _rescore(c, subject: Subject, staff: StaffMember, row, G, school_share, thresholds) -> tuple[float, str, list[dict]]:
+    """An account-level candidate re-weighed for one member of staff: own-school evidence and
+    household corroboration (capped, explained; never enough alone)."""
+    stored = c.evidence or []
+    evidence = [e for e in stored if "comparison" in e]
+    flags = next((e for e in stored if "pieces" in e), {})
+    pieces = flags.get("pieces", 0)
+    weight = c.weight
+    extra: list[dict] = []
+    school = _school_evidence(subject, staff, school_share) if subject.kind != "staff" else None
+    if school:
+        weight += school.weight
+        extra.append(school.as_dict())
+    bonus, reasons = household_corroboration(G, staff_node(row.staff_id), account_node(row.account_id),
+                                             person_node(c.person_id))
+    if bonus and pieces >= 1:
+        weight += bonus
+        extra.append({"comparison": "household", "level": "; ".join(reasons), "weight": round(bonus, 2)})
+        pieces += 1
+    colleague = any(e.get("comparison") == "colleague" for e in evidence)
+    name_only = flags.get("name_only", True) and not bonus
+    band = "no_link" if colleague else band_for(thresholds, weight, pieces, flags.get("year_agrees", False),
+                                                c.ambiguous, name_only)
+    return weight, band, evidence + extra
+
+
+def _strictest_rule(policy: Policy, subject: Subject, staff: StaffMember, kind: str):
+    best_rule, best_sev, reason = None, "none", None
+    for rule in policy.rules:
+        why = rule_kinds.get(rule.kind).applies(rule.params, subject, staff)
+        if not why:
+            continue
+        severity = rule.severity_for(kind)
+        if SEVERITY_RANK[severity] > SEVERITY_RANK[best_sev]:
+            best_rule, best_sev, reason = rule, severity, why
+    return best_rule, best_sev, reason
+
+
+def evaluate(inputs: AuditInputs, policy: Policy, as_of: date) -> dict[str, dict]:
+    """The findings: for each connection, who the account most likely is (for this member of
+    staff), which rule of the policy that breaks, and the status after exemptions and the DSL's
+    earlier decisions. Pure: reads ``inputs``, writes nothing."""
+    from auditor.match.engine import DEFAULT_THRESHOLDS as T
+
+    roster = inputs.roster
+    G = build_graph(roster.staff, [(r.staff_id, r.account_id, r.kind) for r in inputs.rows],
+                    [(c.account_id, c.person_id, c.weight, c.band) for cs in inputs.candidates.values() for c in cs],
+                    roster.links)
+    school_share = _school_shares(roster)
+    active, lapsed = {}, {}
+    for ex in inputs.exemptions:
         pair = (ex.staff_id, ex.person_id)
         if ex.expired_at is None and ex.review_date >= as_of:
-            active_exemptions[pair] = ex
+            active[pair] = ex
         else:
-            lapsed_exemptions[pair] = ex
+            lapsed[pair] = ex
 
     findings: dict[str, dict] = {}
-    for row in rows:
+    for row in inputs.rows:
         staff = roster.staff.get(row.staff_id)
         if staff is None or not policy.covers_staff(staff.job_title) or not policy.covers_platform(row.platform):
             continue
         if row.display_name and row.display_name in policy.exempt_accounts:
             continue
         scored = []
-        for c in candidates[row.account_id]:
+        for c in inputs.candidates[row.account_id]:
             subject = roster.subjects[c.person_id]
-            evidence = [e for e in (c.evidence or []) if "comparison" in e]
-            pieces = next((e["pieces"] for e in (c.evidence or []) if "pieces" in e), 0)
-            colleague = any(e.get("comparison") == "colleague" for e in evidence)
-            weight = c.weight
-            extra: list[dict] = []
-            school = _school_evidence(subject, staff, school_share) if subject.kind != "staff" else None
-            if school:
-                weight += school.weight
-                extra.append(school.as_dict())
-            bonus, reasons = household_corroboration(G, staff_node(row.staff_id), account_node(row.account_id),
-                                                     person_node(c.person_id))
-            if bonus:
-                weight += bonus
-                extra.append({"comparison": "household", "level": "; ".join(reasons), "weight": round(bonus, 2)})
-                pieces += 1
-            flags = next((e for e in (c.evidence or []) if "pieces" in e), {})
-            name_only = flags.get("name_only", True) and not bonus
-            band = "no_link" if colleague else band_for(T, weight, pieces, flags.get("year_agrees", False),
-                                                        c.ambiguous, name_only)
-            scored.append((weight, c, subject, band, evidence + extra))
-        scored.sort(key=lambda x: -x[0])
+            weight, band, explanation = _rescore(c, subject, staff, row, G, school_share, T)
+            scored.append((weight, c, subject, band, explanation))
         if not scored:
             continue
+        scored.sort(key=lambda x: -x[0])
         weight, c, subject, band, explanation = scored[0]
         if band == "no_link" or subject.kind == "staff":
             continue
-        best_rule, best_sev, reason = None, "none", None
-        for rule in policy.rules:
-            kind_impl = rule_kinds.get(rule.kind)
-            why = kind_impl.applies(rule.params, subject, staff)
-            if not why:
-                continue
-            sev = rule.severity_for(row.kind)
-            if SEVERITY_RANK[sev] > SEVERITY_RANK[best_sev]:
-                best_rule, best_sev, reason = rule, sev, why
-        if best_rule is None or best_sev == "none":
+        rule, severity, reason = _strictest_rule(policy, subject, staff, row.kind)
+        if rule is None or severity == "none":
             continue
-        severity = "breach" if best_sev == "breach_review" else best_sev
-        status = "needs_review" if best_sev == "breach_review" else band
-        person_ref = roster.refs[c.person_id]
-        staff_ref = roster.refs[row.staff_id]
+        status = "needs_review" if severity == "breach_review" else band
+        severity = "breach" if severity == "breach_review" else severity
+        person_ref, staff_ref = roster.refs[c.person_id], roster.refs[row.staff_id]
         key = finding_key(staff_ref, person_ref, row.platform, row.key, row.kind)
         if key in findings:
             continue
-        prior = [{"comparison": "prior", "level": "a contact is rarely any given roster person",
-                  "weight": round(weight - sum(e["weight"] for e in explanation), 2)}]
-        full_explanation = prior + explanation
+        prior = {"comparison": "prior", "level": "a contact is rarely any given roster person",
+                 "weight": round(weight - sum(e["weight"] for e in explanation), 2)}
         fingerprint = evidence_fingerprint(row.key, explanation)
         detail: dict = {"reason": reason}
         alternatives = [roster.refs[x[1].person_id] for x in scored[1:] if x[3] != "no_link"]
         if c.ambiguous or alternatives:
             detail["alternatives"] = alternatives
         pair = (row.staff_id, c.person_id)
-        if pair in active_exemptions:
-            ex = active_exemptions[pair]
+        if pair in active:
+            ex = active[pair]
             if policy.allows_exemption(ex.relationship):
                 status = "excepted"
                 detail["exemption"] = {"relationship": ex.relationship, "approved_by": ex.approved_by,
                                        "review_date": ex.review_date.isoformat()}
             else:
                 detail["exemption_refused"] = f"{policy.name} does not allow exempting a {ex.relationship}"
-        elif pair in lapsed_exemptions:
-            ex = lapsed_exemptions[pair]
-            detail["exemption_lapsed"] = ex.review_date.isoformat()
-        decision = decisions.get(key)
-        if decision is not None and status != "excepted":
-            if decision.evidence_fingerprint == fingerprint:
-                status = decision.decision
-                detail["decision"] = {"by": decision.actor, "at": decision.decided_at.isoformat(),
-                                      "reason": decision.reason}
-            else:
-                detail["decision_lapsed"] = "new evidence since the last decision"
+        elif pair in lapsed:
+            detail["exemption_lapsed"] = lapsed[pair].review_date.isoformat()
+        status = _apply_decision(inputs.decisions.get(key), fingerprint, status, detail)
         findings[key] = {
             "key": key, "staff_id": row.staff_id, "staff_ref": staff_ref, "person_id": c.person_id,
-            "person_ref": person_ref, "person_role": subject.role, "rule": best_rule.id,
-            "clause": best_rule.clause, "severity": severity, "status": status,
+            "person_ref": person_ref, "person_role": subject.role, "rule": rule.id,
+            "clause": rule.clause, "severity": severity, "status": status,
             "confidence": round(1.0 / (1.0 + 2.0 ** (-weight)), 4), "platform": row.platform,
             "relationship": row.kind, "account_id": row.account_id,
             "account": {"display_name": row.display_name, "username": row.username, "profile_url": row.profile_url},
             "source": {"file_sha256": row.sha256, "member": row.member},
             "connected_at": row.connected_at.isoformat() if row.connected_at else None,
-            "explanation": full_explanation, "evidence_fingerprint": fingerprint, "detail": detail,
+            "explanation": [prior] + explanation, "evidence_fingerprint": fingerprint, "detail": detail,
         }
+    findings.update(alias_findings(inputs, policy, G))
+    return findings
 
+
+def _apply_decision(decision, fingerprint: str, status: str, detail: dict) -> str:
+    """A DSL's decision holds while the evidence it was made on is unchanged."""
+    if decision is None or status == "excepted":
+        return status
+    if decision.evidence_fingerprint == fingerprint:
+        detail["decision"] = {"by": decision.actor, "at": decision.decided_at.isoformat(), "reason": decision.reason}
+        return decision.decision
+    detail["decision_lapsed"] = "new evidence since the last decision"
+    return status
+
+
+def _staff_name_matcher(name: str, forenames: set[str], surnames: set[str]) -> bool:
+    from auditor.match.names import compact, parse_display_name
+    from auditor.match.nicknames import related
+
+    tokens = parse_display_name(name).tokens
+    if not tokens:
+        return True  # nothing to compare: not evidence of another owner
+    has_fore = any(t in forenames or any(related(t, f) for f in forenames) for t in tokens)
+    has_sur = any(compact(t) in surnames for t in tokens) or compact("".join(tokens[1:])) in surnames
+    return has_fore or has_sur
+
+
+def alias_findings(inputs: AuditInputs, policy: Policy, G) -> dict[str, dict]:
+    """Undeclared or alias accounts, when the policy has an alias_account rule: an export whose
+    owner is not the member of staff, one owner account submitted by several staff, and an
+    account named like the member of staff in their own export."""
+    rules = [r for r in policy.rules if r.kind == "alias_account"]
+    if not rules:
+        return {}
+    from auditor.graph import alias_signals
+    from auditor.match.names import compact, parse_display_name
+
+    rule = rules[0]
+    roster = inputs.roster
+    staff_names: dict[int, tuple[set[str], set[str]]] = {}
+    for staff_id in roster.staff:
+        forename, surname, _ = roster.names.get(staff_id, (None, None, None))
+        fore = {t for t in parse_display_name(forename).tokens} if forename else set()
+        sur = {compact(t) for t in parse_display_name(surname).tokens} if surname else set()
+        if surname:
+            sur.add(compact("".join(parse_display_name(surname).tokens)))
+        staff_names[staff_id] = (fore, sur)
+    own_name = []
+    owner_usernames = {(s, (u or "").lower()) for s, _p, _n, u in inputs.owners if u}
+    for row in inputs.rows:
+        for c in inputs.candidates[row.account_id]:
+            if c.person_id == row.staff_id and c.band in ("probable", "needs_review") \
+                    and (row.staff_id, (row.username or "").lower()) not in owner_usernames:
+                own_name.append((row.staff_id, row.account_id, row.platform))
+    findings = {}
+    seen = set()
+    for signal in alias_signals(inputs.owners, staff_names, sorted(set(own_name)), _staff_name_matcher):
+        staff = roster.staff.get(signal.staff_id)
+        if staff is None or not policy.covers_staff(staff.job_title):
+            continue
+        staff_ref = roster.refs[signal.staff_id]
+        key = finding_key(staff_ref, staff_ref, signal.platform or "", f"alias:{signal.kind}:{signal.account_id}",
+                          "owner")
+        if key in seen:
+            continue
+        seen.add(key)
+        severity = rule.severity_for("friend")
+        if severity == "none":
+            continue
+        detail = {"reason": signal.detail, "signal": signal.kind}
+        status = _apply_decision(inputs.decisions.get(key), key, "needs_review", detail)
+        findings[key] = {
+            "key": key, "staff_id": signal.staff_id, "staff_ref": staff_ref, "person_id": signal.staff_id,
+            "person_ref": staff_ref, "person_role": "staff", "rule": rule.id, "clause": rule.clause,
+            "severity": "breach" if severity == "breach_review" else severity, "status": status,
+            "confidence": 0.5, "platform": signal.platform or "", "relationship": "owner",
+            "account_id": signal.account_id, "account": {"display_name": None, "username": None, "profile_url": None},
+            "source": {"file_sha256": None, "member": None}, "connected_at": None,
+            "explanation": [{"comparison": "alias", "level": signal.detail, "weight": 0.0}],
+            "evidence_fingerprint": key, "detail": detail,
+        }
+    return findings
+
+
+def shared_account_summary(inputs: AuditInputs, findings: dict[str, dict], min_staff: int = 3) -> list[dict]:
+    """Accounts many members of staff are connected to, summarised once (a parent known to
+    many, a community page) rather than repeated per member of staff."""
+    staff_per_account: dict[int, set[int]] = defaultdict(set)
+    for row in inputs.rows:
+        staff_per_account[row.account_id].add(row.staff_id)
+    flagged = defaultdict(set)
+    for f in findings.values():
+        if f["account_id"]:
+            flagged[f["account_id"]].add(f["person_ref"])
+    return [{"account_id": aid, "staff": len(staff), "people": sorted(flagged.get(aid, ()))}
+            for aid, staff in sorted(staff_per_account.items()) if len(staff) >= min_staff]
+
+
+def minimise(db: Database, keep_unmatched: bool) -> int:
+    """After an audit, forget what exports said about contacts who matched nobody: their names,
+    handles, phones and e-mails go; the account's digest and the connection counts stay."""
+    if keep_unmatched:
+        return 0
+    accounts, cands = Account.__table__, MatchCandidate.__table__
+    matched = sa.select(cands.c.account_id).distinct()
+    with db.begin() as conn:
+        result = conn.execute(accounts.update().where(
+            accounts.c.purged.is_(False), accounts.c.matched_state.is_not(None), accounts.c.id.not_in(matched)
+        ).values(username=None, display_name=None, display_name_raw=None, profile_url=None, platform_id=None,
+                 phones=None, emails=None, purged=True))
+        count = result.rowcount or 0
+        if count:
+            auditlog.append(conn, "minimise", subject="unmatched contacts", details={"accounts": count})
+    return count
+
+
+def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NULL_PROGRESS,
+              since: int | None = None, actor: str | None = None, keep_unmatched: bool = True) -> AuditResult:
+    """Match, evaluate, and keep the audit with its findings and trend; then, unless asked to
+    keep them, forget the contacts who matched nobody."""
+    with db.engine.connect() as conn:
+        roster = load_roster(conn, as_of)
+    run_matching(db, roster, as_of, progress)
+    inputs = load_inputs(db, roster)
+    findings = evaluate(inputs, policy, as_of)
     ordered = sorted(findings.values(), key=lambda f: (f["staff_ref"], -SEVERITY_RANK[f["severity"]],
                                                        f["person_ref"], f["platform"], f["relationship"]))
+    connections, staff_count, file_count = inputs.totals
     summary = {
-        "staff_with_exports": totals[1], "files": totals[2], "connections": totals[0],
-        "accounts_matched": len(candidates), "findings": len(ordered),
+        "staff_with_exports": staff_count, "files": file_count, "connections": connections,
+        "accounts_matched": len(inputs.candidates), "findings": len(ordered),
         "by_severity": _count(ordered, "severity"), "by_status": _count(ordered, "status"),
         "by_rule": _count(ordered, "rule"), "by_platform": _count(ordered, "platform"),
+        "shared_accounts": shared_account_summary(inputs, findings),
     }
     with db.begin() as conn:
         audit_id = conn.execute(AuditRun.__table__.insert().values(
             created_at=utcnow(), as_of=as_of, policy_name=policy.name, policy_version=policy.version,
-            tool_version=__version__, roster_version=roster.version, previous_id=since or previous,
+            tool_version=__version__, roster_version=roster.version, previous_id=since or inputs.previous,
             status="running", summary=summary)).inserted_primary_key[0]
         if ordered:
             conn.execute(Finding.__table__.insert(), [_finding_row(audit_id, f) for f in ordered])
-        trend = compute_trend(conn, audit_id, since or previous)
+        trend = compute_trend(conn, audit_id, since or inputs.previous)
         summary["trend"] = trend
         conn.execute(AuditRun.__table__.update().where(AuditRun.__table__.c.id == audit_id)
                      .values(status="done", summary=summary))
         auditlog.append(conn, "audit", subject=f"audit {audit_id}", actor=actor, details={
             "as_of": as_of.isoformat(), "policy": f"{policy.name} {policy.version}", "findings": len(ordered)})
+    summary["minimised_accounts"] = minimise(db, keep_unmatched)
     return AuditResult(audit_id, as_of, policy, ordered, summary, trend)
 
 

@@ -62,7 +62,7 @@ def run_demo(out: Path, as_of: date, seed: int = 1, profile: str = "demo", polic
     if (world / "exemptions.csv").exists():
         add_exemptions(db, read_exemptions(world / "exemptions.csv"), policy)
     results = import_manifest(db, world / "manifest.csv", progress=progress)
-    result = run_audit(db, as_of, policy, progress=progress)
+    result = run_audit(db, as_of, policy, progress=progress, keep_unmatched=False)
     context = load_report(db, result.audit_id)
     reports: dict[str, Path] = {}
     for fmt, name in (("html", "report.html"), ("json", "findings.json"), ("csv", "findings.csv"),
