@@ -211,6 +211,7 @@ class RosterIndex:
                 for s in e.surnames:
                     self.by_phonetic[(_phonetic(f), _phonetic(s))].append(i)
         self.lexicon = frozenset(w for w in lexicon if len(w) >= 2)
+        self.surname_lexicon = frozenset(k for k in self.by_sur if len(k) >= 2)
         self.by_person = {e.person_id: e for e in self.entries}
         self.fore_tf = {k: v / n for k, v in fore_count.items()}
         # The accounts that are *not* roster people are overwhelmingly adults, so a forename's
@@ -455,14 +456,15 @@ def account_readings(index: RosterIndex, account: AccountView) -> AccountReading
         else:
             readings += readings_from_tokens(parsed.tokens, "name")
         if len(parsed.tokens) == 1 and not parsed.title:
-            for seq in handle_token_sequences(HandleParse(parsed.tokens, ()), index.lexicon):
+            for seq in handle_token_sequences(HandleParse(parsed.tokens, ()), index.lexicon,
+                                              surnames=index.surname_lexicon):
                 if len(seq) >= 2:
                     readings += [r for r in readings_from_tokens(seq, "name split") if r.forename and r.surname]
         years += birth_years(parsed.numbers, index.as_of_year)
     if account.username:
         handle = parse_handle(account.username)
         seen: set[tuple[str | None, str | None]] = {(r.forename, r.surname) for r in readings}
-        for seq in handle_token_sequences(handle, index.lexicon):
+        for seq in handle_token_sequences(handle, index.lexicon, surnames=index.surname_lexicon):
             for r in readings_from_tokens(seq, "handle"):
                 if (r.forename, r.surname) not in seen:
                     seen.add((r.forename, r.surname))

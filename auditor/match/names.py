@@ -164,10 +164,13 @@ def parse_handle(raw: str | None) -> HandleParse:
     return HandleParse(tuple(chunks), tuple(numbers))
 
 
-def split_concatenation(chunk: str, lexicon: frozenset[str], max_parts: int = 3) -> list[tuple[str, ...]]:
+def split_concatenation(chunk: str, lexicon: frozenset[str], max_parts: int = 3,
+                        surnames: frozenset[str] | None = None) -> list[tuple[str, ...]]:
     """Ways to read ``chunk`` as lexicon names written together ('jakesmith' → jake smith),
-    an initial before or after a name ('jsmith', 'smithj'), or a name wrapped in x's
-    ('xjakex'). The whole chunk, if it is a name, comes first."""
+    an initial before or after a surname ('jsmith', 'smithj'), or a name wrapped in x's
+    ('xjakex'). The whole chunk, if it is a name, comes first. An initial is only split off
+    a surname ('martina' is not Martin A.)."""
+    initial_bases = surnames if surnames is not None else lexicon
     results: list[tuple[str, ...]] = []
     if chunk in lexicon:
         results.append((chunk,))
@@ -180,9 +183,9 @@ def split_concatenation(chunk: str, lexicon: frozenset[str], max_parts: int = 3)
             for j in range(i + 2, n - 1):
                 if chunk[i:j] in lexicon and chunk[j:] in lexicon:
                     results.append((a, chunk[i:j], chunk[j:]))
-    if n >= 4 and chunk[1:] in lexicon:
+    if n >= 4 and chunk[1:] in initial_bases:
         results.append((chunk[0], chunk[1:]))
-    if n >= 4 and chunk[:-1] in lexicon:
+    if n >= 5 and chunk[:-1] in initial_bases:
         results.append((chunk[:-1], chunk[-1]))
     if n >= 5 and chunk[0] == "x" and chunk[-1] == "x" and chunk[1:-1] in lexicon:
         results.append((chunk[1:-1],))
@@ -193,11 +196,12 @@ def split_concatenation(chunk: str, lexicon: frozenset[str], max_parts: int = 3)
     return results
 
 
-def handle_token_sequences(handle: HandleParse, lexicon: frozenset[str], limit: int = 12) -> list[tuple[str, ...]]:
+def handle_token_sequences(handle: HandleParse, lexicon: frozenset[str], limit: int = 12,
+                           surnames: frozenset[str] | None = None) -> list[tuple[str, ...]]:
     """Every way to read the handle's chunks as a sequence of names or initials."""
     sequences: list[tuple[str, ...]] = [()]
     for chunk in handle.chunks:
-        options = split_concatenation(chunk, lexicon)
+        options = split_concatenation(chunk, lexicon, surnames=surnames)
         if not options:
             if len(chunk) == 1:
                 options = [(chunk,)]
