@@ -34,13 +34,29 @@ class State:
     def db_url(self) -> str | None:
         return self.db_option or os.environ.get("AUDITOR_DB") or self.config.database
 
-    def database(self, check: bool = True):
+    def database(self, check: bool = True, encrypt: bool = False):
         from auditor.db import Database
 
-        db = Database(self.db_url())
+        db = Database(self.db_url(), passphrase=self.passphrase(encrypt), encrypt=encrypt)
         if check:
             db.check()
         return db
+
+    def passphrase(self, new: bool = False) -> str | None:
+        """AUDITOR_PASSPHRASE, else asked for (hidden) when the database is encrypted, or is to be,
+        and a terminal is attached; else None (the core then says what is missing)."""
+        from auditor import crypto
+        from auditor.db import resolve_url
+
+        found = crypto.passphrase_from_env()
+        if found or not sys.stdin.isatty():
+            return found
+        url = resolve_url(self.db_url())
+        path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+        if new or crypto.is_encrypted(path):
+            return click.prompt("new passphrase" if new else "passphrase", hide_input=True,
+                                confirmation_prompt=new, err=True)
+        return None
 
     def progress(self):
         from auditor.progress import NULL_PROGRESS
@@ -125,19 +141,28 @@ def main(ctx: click.Context, db_option: str | None, config_option: str | None, q
 
 @main.command()
 @click.option("--policy", default="default", show_default=True, help="Policy preset (see 'auditor policy list').")
+@click.option("--encrypt", is_flag=True,
+              help="Create the database encrypted (SQLCipher), with a passphrase; reports written are encrypted too.")
 @click.pass_obj
-def init(state: State, policy: str) -> None:
+def init(state: State, policy: str, encrypt: bool) -> None:
     """Create (or bring up to date) the database and choose the school's policy.
 
     \b
-    Example:
+    With --encrypt (SQLite only) the new database, and every report written from it, is
+    encrypted with a key made from a passphrase (AUDITOR_PASSPHRASE, or asked for). The
+    passphrase is never stored: without it nobody, including you, can read the data.
+    \b
+    Examples:
       auditor --db school.db init --policy luton
+      AUDITOR_PASSPHRASE='four unrelated words here' auditor --db school.db init --encrypt
     """
     from auditor.setup import initialise
 
-    result = initialise(state.database(check=False), policy, state.config)
+    db = state.database(check=False, encrypt=encrypt)
+    result = initialise(db, policy, state.config)
     click.echo(f"database ready ({result['database']}); policy {result['policy']}"
-               + (f"; applied {', '.join(result['migrations'])}" if result["migrations"] else ""))
+               + (f"; applied {', '.join(result['migrations'])}" if result["migrations"] else "")
+               + (f"; encrypted (SQLCipher, key from the passphrase by {db.keys.params['name']})" if db.keys else ""))
 
 
 @main.group()
@@ -313,7 +338,16 @@ def audit(state: State, as_of: str | None, policy_name: str | None, fmt: str, ou
     click.echo(f"audit {result.audit_id} ({policy.name} {policy.version}, as of {when.isoformat()}): "
                f"{s['connections']} connections of {s['staff_with_exports']} staff; findings: "
                f"{sev.get('breach', 0)} breach, {sev.get('report', 0)} report, {sev.get('advisory', 0)} advisory"
-               + (f"; wrote {out}" if out else ""), err=True)
+               + (f"; wrote {_written(db, out, fmt)}" if out else ""), err=True)
+
+
+def _written(db, out: Path, fmt: str) -> str:
+    """The report's path as written: an encrypted workspace adds .enc (to each letter)."""
+    if getattr(db, "keys", None) is None:
+        return str(out)
+    from auditor.crypto import encrypted_name
+
+    return f"{out} (encrypted letters, *.enc)" if fmt == "letters" else f"{encrypted_name(out)} (encrypted)"
 
 
 def _parse_date(value: str | None):
@@ -350,8 +384,11 @@ def exemptions_import(state: State, file: Path) -> None:
     db = state.database()
     policy = resolve_policy(None, state.config, db.get_setting("policy"))
     rows = read_exemptions(file)
-    added = add_exemptions(db, rows, policy)
+    warnings: list[str] = []
+    added = add_exemptions(db, rows, policy, warnings)
     click.echo(f"exemptions: {added} added, {len(rows) - added} already held")
+    for warning in warnings:
+        click.echo(f"  warning: {warning}", err=True)
 
 
 @main.command()
@@ -557,11 +594,12 @@ def report(state: State, audit_id: int | None, fmt: str, out: Path | None, inclu
         options["include_review"] = True
     if staff_refs:
         options["staff"] = list(staff_refs)
-    text = generate_report(state.database(), fmt, out, audit_id=audit_id, options=options)
+    db = state.database()
+    text = generate_report(db, fmt, out, audit_id=audit_id, options=options)
     if text is not None:
         click.echo(text, nl=False)
     elif out is not None:
-        click.echo(f"wrote {out}", err=True)
+        click.echo(f"wrote {_written(db, out, fmt)}", err=True)
 
 
 @main.group()

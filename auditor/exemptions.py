@@ -61,9 +61,12 @@ def read_exemptions(path: Path) -> list[ExemptionRow]:
     return rows
 
 
-def add_exemptions(db: Database, rows: list[ExemptionRow], policy=None) -> int:
-    """Add exemptions in one transaction; every unknown reference or disallowed relationship is
-    reported at once and nothing is written."""
+def add_exemptions(db: Database, rows: list[ExemptionRow], policy=None,
+                   warnings: list[str] | None = None) -> int:
+    """Add exemptions in one transaction; every unknown reference is reported at once and
+    nothing is written. A relationship the policy in force does not allow is kept in the
+    register (it is a fact the DSL recorded) with a warning: audits under that policy do not
+    apply it, and the finding says why."""
     people = Person.__table__
     with db.begin() as conn:
         ids = {r.ref: (r.id, r.kind) for r in conn.execute(sa.select(people.c.id, people.c.ref, people.c.kind))}
@@ -75,10 +78,11 @@ def add_exemptions(db: Database, rows: list[ExemptionRow], policy=None) -> int:
                 problems.append(f"entry {i}: staff {row.staff_ref} is not on the staff list")
             if person is None:
                 problems.append(f"entry {i}: person {row.person_ref} is not on the roster")
-            if policy is not None and not policy.allows_exemption(row.relationship):
+            if policy is not None and not policy.allows_exemption(row.relationship) and warnings is not None:
                 allowed = policy.exemptions_allowed
-                problems.append(f"entry {i}: {policy.name} does not allow exempting a {row.relationship!r}"
-                                f" (allowed: {', '.join(allowed) if isinstance(allowed, list) else allowed})")
+                warnings.append(f"entry {i}: {policy.name} does not allow exempting a {row.relationship!r}"
+                                f" (allowed: {', '.join(allowed) if isinstance(allowed, list) else allowed});"
+                                " kept in the register, not applied under this policy")
         if problems:
             raise ConfigError(problems, source="exemptions")
         table = Exemption.__table__

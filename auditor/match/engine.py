@@ -219,6 +219,7 @@ class RosterIndex:
         # Aria or Freddie rarely, Simon or Karen often. Half a count smooths names no adult has.
         self.adults = max(adults, 1)
         self.adult_fore_count = dict(adult_fore_count)
+        self.fore_count = dict(fore_count)
         self.sur_tf = {k: v / n for k, v in sur_count.items()}
         self.middle_tf = {k: v / n for k, v in middle_count.items()}
         # initials
@@ -250,20 +251,29 @@ class RosterIndex:
         self.school_share = {k: v / max(pupils, 1) for k, v in schools.items()}
 
     # term frequencies, floored so that no name counts as rarer than the population allows
+    def _mixed(self, count_adult: int, count_all: int) -> float:
+        """Contacts who are someone else are mostly adults of the parents' generation and partly
+        young adults, whose names look like today's pupils': a mixture of the roster's adult and
+        overall forename frequencies (half a count smooths names nobody has)."""
+        adult = (count_adult + 0.5) / self.adults
+        overall = (count_all + 0.5) / self.n
+        return max(0.75 * adult + 0.25 * overall, self.t.min_tf)
+
     def tf_fore(self, name: str) -> float:
         """Chance that a contact who is someone else has this forename."""
         if self.adults >= 50:
-            return max((self.adult_fore_count.get(name, 0) + 0.5) / self.adults, self.t.min_tf)
+            return self._mixed(self.adult_fore_count.get(name, 0), self.fore_count.get(name, 0))
         return max(self.fore_tf.get(name, 0.0), 1.0 / self.n, self.t.min_tf)
 
     def tf_sur(self, name: str) -> float:
         return max(self.sur_tf.get(name, 0.0), reference_surname_frequency(name), 1.0 / self.n, self.t.min_tf)
 
     def tf_fore_group(self, name: str) -> float:
+        names = [name, *forms(name)]
         if self.adults >= 50:
-            count = self.adult_fore_count.get(name, 0) + sum(self.adult_fore_count.get(x, 0) for x in forms(name))
-            return max((count + 0.5) / self.adults, self.t.min_tf)
-        total = self.fore_tf.get(name, 0.0) + sum(self.fore_tf.get(x, 0.0) for x in forms(name))
+            return self._mixed(sum(self.adult_fore_count.get(x, 0) for x in names),
+                               sum(self.fore_count.get(x, 0) for x in names))
+        total = sum(self.fore_tf.get(x, 0.0) for x in names)
         return max(total, 1.0 / self.n, self.t.min_tf)
 
 
