@@ -841,5 +841,111 @@ def log_show(state: State, limit: int, action: str | None, as_json: bool) -> Non
         click.echo(f"{e['id']:>6} {e['at'][:19]} {e['actor']:<12} {e['action']:<16} {e['subject'] or '':<24} {details}")
 
 
+@main.command()
+@click.option("--older-than", "older_than", metavar="PERIOD",
+              help="Remove the contact rows of exports audited more than this long ago: 30d, 6w "
+                   "(default: [retention] purge_older_than in the config).")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; change nothing.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def purge(state: State, older_than: str | None, dry_run: bool, as_json: bool) -> None:
+    """Remove raw contact rows of exports once their audit is older than the retention period.
+
+    \b
+    Kept: the record of each file (name, sha256, counts, dates), every audit's findings, review
+    decisions, exemptions and the audit log. Removed: the rows the exports brought in, and the
+    names, handles, phones and e-mails of contacts who matched nobody. A later audit sees only
+    what is still held, so purge once the term's audit is finished. The purge is logged.
+    \b
+    Examples:
+      auditor purge --older-than 30d --dry-run
+      auditor purge --older-than 30d
+    """
+    from auditor.db import utcnow
+    from auditor.errors import InputError
+    from auditor.retention import parse_period
+    from auditor.retention import purge as run_purge
+
+    period = older_than or state.config.retention.get("purge_older_than")
+    if not period:
+        raise InputError("give --older-than PERIOD (e.g. 30d), or set [retention] purge_older_than in the config")
+    result = run_purge(state.database(), parse_period(str(period)), utcnow(), dry_run=dry_run)
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"purge (audited before {result.cutoff.date().isoformat()}): {result.files} file(s); {verb} "
+               f"{result.connections} contact rows and the details of {result.accounts_cleared} unmatched "
+               f"contact(s); kept findings, decisions and file hashes")
+    if result.not_yet_due or result.already_purged:
+        click.echo(f"  {result.not_yet_due} file(s) not audited long enough ago kept whole; "
+                   f"{result.already_purged} purged earlier", err=True)
+
+
+@main.command("subject-export")
+@click.argument("ref", metavar="REF")
+@click.option("--out", type=click.Path(path_type=Path), help="Write the JSON here (default: standard output).")
+@click.pass_obj
+def subject_export(state: State, ref: str, out: Path | None) -> None:
+    """Everything held about one person (subject access request), as JSON.
+
+    \b
+    REF is a staff_id (or a pupil_id or contact_id). The export holds their roster record,
+    accounts, files imported with their hashes, connections still held, findings in every
+    audit, decisions, exemptions and the audit-log entries about them. Other people appear by
+    reference only. The export is logged; an encrypted workspace writes it encrypted (.enc).
+    \b
+    Example:
+      auditor subject-export T0012 --out T0012-sar.json
+    """
+    from auditor.crypto import write_output
+    from auditor.db import utcnow
+    from auditor.retention import record_subject_export, subject_export_bytes
+    from auditor.retention import subject_export as build
+
+    db = state.database()
+    data = subject_export_bytes(build(db, ref, utcnow()))
+    if out is None:
+        record_subject_export(db, ref, data, "standard output")
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    written = write_output(db.keys, out, data)
+    record_subject_export(db, ref, data, written.name)
+    click.echo(f"wrote {written}" + (" (encrypted)" if db.keys else ""), err=True)
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--out", type=click.Path(path_type=Path), help="Write the clear file here (default: standard output).")
+def decrypt(file: Path, out: Path | None) -> None:
+    """Read a report or export written encrypted (.enc) by an encrypted workspace.
+
+    \b
+    The passphrase is the database's (AUDITOR_PASSPHRASE, or asked for); the file carries
+    its own salt, so it can be read on another computer. Take care where the clear copy goes.
+    \b
+    Examples:
+      auditor decrypt report.html.enc --out report.html
+      auditor decrypt findings.json.enc | less
+    """
+    from auditor import crypto
+    from auditor.errors import InputError
+
+    blob = file.read_bytes()
+    if not crypto.is_encrypted_file(blob):
+        raise InputError(f"{file.name}: not a file encrypted by auditor")
+    passphrase = crypto.passphrase_from_env()
+    if passphrase is None and sys.stdin.isatty():
+        passphrase = click.prompt("passphrase", hide_input=True, err=True)
+    if passphrase is None:
+        raise InputError(f"set {crypto.PASSPHRASE_ENV} or run in a terminal to be asked for the passphrase")
+    _, data = crypto.decrypt_bytes(passphrase, blob, file.name)
+    if out is None:
+        click.echo(data, nl=False)
+    else:
+        out.write_bytes(data)
+        click.echo(f"wrote {out}", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

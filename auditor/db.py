@@ -68,18 +68,32 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 class Database:
     """A handle on one auditor database."""
 
-    def __init__(self, url: str | os.PathLike | None = None) -> None:
+    def __init__(self, url: str | os.PathLike | None = None, passphrase: str | None = None,
+                 encrypt: bool = False) -> None:
+        """``passphrase`` opens an encrypted SQLite database (default: AUDITOR_PASSPHRASE);
+        ``encrypt`` creates a new one encrypted (see auditor.crypto)."""
+        from auditor import crypto
+
         self.url = resolve_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        self.keys: crypto.Keys | None = None
+        engine_args: dict = {}
         if self.is_sqlite:
             path = Path(self.url.removeprefix("sqlite:///"))
             if not path.parent.exists():
                 raise DatabaseError(f"folder {path.parent} does not exist for the database")
             self.path: Path | None = path
+            self.keys = crypto.open_keys(path, passphrase or crypto.passphrase_from_env(), create=encrypt)
+            if self.keys is not None:
+                engine_args = crypto.sqlcipher_engine_args(path, self.keys)
         else:
+            if encrypt:
+                raise DatabaseError("--encrypt is for an SQLite database; on PostgreSQL, encryption at rest is "
+                                    "the server's job (encrypted disks or TDE)")
             self.path = None
         try:
-            self.engine: Engine = sa.create_engine(self.url, future=True)
+            # hide_parameters: SQL errors and debug logs never carry the values (names) written.
+            self.engine: Engine = sa.create_engine(self.url, future=True, hide_parameters=True, **engine_args)
         except Exception as exc:  # noqa: BLE001 - bad URL or missing driver
             raise DatabaseError(f"cannot use database {describe_url(self.url)}: {exc}") from None
         if self.is_sqlite:
@@ -92,7 +106,7 @@ class Database:
                 if not sa.inspect(conn).has_table("schemamigration"):
                     return []
                 return [r[0] for r in conn.execute(sa.text("SELECT name FROM schemamigration"))]
-        except sa.exc.OperationalError as exc:
+        except sa.exc.DatabaseError as exc:  # OperationalError, or "file is not a database"
             raise DatabaseError(f"cannot open database {describe_url(self.url)}: {exc.orig}") from None
 
     def migrate(self) -> list[str]:

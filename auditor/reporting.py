@@ -271,13 +271,34 @@ def generate_report(db: Database, fmt: str, out: Path | None, audit_id: int | No
     context = load_report(db, audit_id)
     written: list[Path] = []  # writers of several files (letters) list them here
     chosen = dict(options or {})
-    text = writer(context, out, {**chosen, "written": written})
+    keys = getattr(db, "keys", None)
+    if keys is not None and out is not None:
+        text, out = _write_encrypted(writer, context, out, chosen, written, keys)
+    else:
+        text = writer(context, out, {**chosen, "written": written})
     details = {"format": fmt, "audit": context.audit["id"], **_digest(text, out, written)}
     if chosen:
         details["options"] = {k: v for k, v in chosen.items() if isinstance(v, str | int | float | bool | list)}
     with db.begin() as conn:
         auditlog.append(conn, "report", subject=f"audit {context.audit['id']}", details=details, actor=actor)
     return text
+
+
+def _write_encrypted(writer, context: ReportContext, out: Path, chosen: dict, written: list[Path], keys):
+    """An encrypted workspace writes encrypted report files (``.enc``; see auditor.crypto): a
+    one-file report is rendered in memory and encrypted as written; a writer of several files
+    (letters) is handed ``write_file``, so no clear copy ever reaches the disk."""
+    from auditor.crypto import write_output
+
+    def write_file(path: Path, data: bytes) -> Path:
+        return write_output(keys, path, data)
+
+    if getattr(writer, "many_files", False):
+        return writer(context, out, {**chosen, "written": written, "write_file": write_file}), out
+    text = writer(context, None, chosen)
+    target = write_file(out, text.encode("utf-8"))
+    written.append(target)
+    return None, target
 
 
 def check_audit(db: Database, audit_id: int) -> None:

@@ -100,11 +100,18 @@ def write_letters(context: ReportContext, out: Path | None, options: dict) -> st
     letters = {ref: render_letter(context, ref, bool(options.get("include_review"))) for ref in wanted}
     out.mkdir(parents=True, exist_ok=True)
     written = options.get("written")
+    write_file = options.get("write_file")  # an encrypted workspace encrypts each letter as written
     for ref, text in letters.items():
         if text is None:
             continue
         path = out / letter_name(ref)
-        path.write_text(text, encoding="utf-8")
+        if write_file is not None:
+            path = write_file(path, text.encode("utf-8"))
+        else:
+            path.write_text(text, encoding="utf-8")
         if isinstance(written, list):
             written.append(path)
     return None
+
+
+write_letters.many_files = True  # one file per member of staff: see auditor.reporting._write_encrypted
