@@ -208,12 +208,19 @@ def decide(db: Database, ref: str | int, verb: str, reason: str | None, actor: s
             row = resolve_finding(conn, ref)
             refs = _refs(conn)
         _check_decidable(row, verb)
+        if row.person_id is None:
+            raise InputError(f"finding {row.id} is not about a roster person; there is no one to register an exemption for")
         from auditor.exemptions import ExemptionRow, add_exemptions
 
         review_date = register["review_date"]
         if not isinstance(review_date, date):
             raise InputError("the exemption needs a review date (YYYY-MM-DD)")
-        add_exemptions(db, [ExemptionRow(refs[row.staff_id], refs[row.person_id], register["relationship"],
+        relationship = str(register.get("relationship") or "").strip()
+        if policy is not None and not policy.allows_exemption(relationship):
+            allowed = policy.exemptions_allowed
+            raise InputError(f"{policy.name} does not allow exempting a {relationship!r} "
+                             f"(allowed: {', '.join(allowed) if isinstance(allowed, list) else allowed})")
+        add_exemptions(db, [ExemptionRow(refs[row.staff_id], refs[row.person_id], relationship,
                                          register.get("approved_by") or actor, review_date, reason)], policy)
     with db.begin() as conn:
         row = resolve_finding(conn, ref)

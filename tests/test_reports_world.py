@@ -14,6 +14,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import sqlalchemy as sa
+
+from auditor.db import Database
+from auditor.models import Finding
+from auditor.reporting import ReportContext
+
 AS_OF = "2026-11-01"
 SCHOOL = ("KWS", "Kestrel Way School")
 
@@ -52,7 +58,7 @@ HOSTILE = [SCRIPT, IMG, HYPERLINK, PLUS_CMD, AT_SUM, RLO, LONG]
 
 T01_FRIENDS = [
     ("zephyrine.quillfeather", SCRIPT),
-    ("orlando.vantwest", IMG),
+    ("orlando.vantwest12", IMG),  # the year agrees with the date of birth: a probable match
     ("marisol.ekwueme", HYPERLINK),
     ("tamsin.hollowell", PLUS_CMD),
     ("benedikt.aldersley", AT_SUM),
@@ -140,6 +146,57 @@ def build_world(tmp_path: Path, cli, *, audit: bool = True) -> World:
     if audit:
         world.audit()
     return world
+
+
+def poison(db_url: str, person_ref: str, display_name: str, username: str | None = None) -> None:
+    """Put a raw hostile name straight into a stored finding, as a connector that forgot to
+    clean it would: the writers must be safe on their own."""
+    from auditor.models import Person
+
+    db = Database(db_url)
+    people, findings = Person.__table__, Finding.__table__
+    with db.begin() as conn:
+        pid = conn.execute(sa.select(people.c.id).where(people.c.ref == person_ref)).scalar()
+        values = {"display_name": display_name}
+        if username is not None:
+            values["username"] = username
+        conn.execute(findings.update().where(findings.c.person_id == pid).values(**values))
+    db.dispose()
+
+
+def hostile_context(extra_findings: int = 0) -> ReportContext:
+    """A report context built by hand (no database): one member of staff, one finding per
+    hostile name, with the raw text a careless connector could pass through."""
+    explanation = [{"comparison": "prior", "level": "prior", "weight": -9.0},
+                   {"comparison": "forename", "level": "exact legal", "weight": 4.0},
+                   {"comparison": "surname", "level": "exact", "weight": 4.0},
+                   {"comparison": "phone", "level": "exact (E.164)", "weight": 17.8}]
+    findings = []
+    names = HOSTILE + [f"Plain Name {i}" for i in range(extra_findings)]
+    for i, name in enumerate(names, start=1):
+        findings.append({
+            "id": i, "key": f"{i:032x}", "staff_ref": "T01", "person_ref": f"P{i:02d}", "person_role": "pupil",
+            "rule": "current-pupil", "clause": "Staff must not connect with current pupils.", "severity": "breach",
+            "status": "probable", "confidence": 0.97, "platform": "snapchat", "relationship": "friend",
+            "account": {"display_name": name, "username": name, "profile_url": f"javascript:alert({i})"},
+            "source": {"file_sha256": "ab" * 32, "member": f"json/{name}.json"},
+            "connected_at": "2025-01-10T10:00:00+00:00", "explanation": explanation, "detail": {"reason": name},
+        })
+    people = {"T01": {"name": "Perpetua Grindlewood", "kind": "staff", "school": SCHOOL[1], "job_title": "Teacher"}}
+    people.update({f["person_ref"]: {"name": f["account"]["display_name"], "kind": "pupil", "school": SCHOOL[1],
+                                     "job_title": None} for f in findings})
+    audit = {"id": 1, "as_of": AS_OF, "created_at": "2026-11-02T09:00:00+00:00",
+             "policy": {"name": "luton", "version": "2023-10-18", "title": "Policy", "summary": "",
+                        "no_connection_rule": False},
+             "tool_version": "test", "roster_version": "r1", "previous_id": None}
+    summary = {"staff_with_exports": 1, "files": 1, "connections": 40, "findings": len(findings)}
+    coverage = {"staff_total": 1, "staff_with_exports": 1, "staff_without_exports": [], "files_by_platform": {"snapchat": 1},
+                "unresolved_ids": 0, "nameless_contacts": 0}
+    ego = {"T01": {"by_platform": {"snapchat": 40}, "flagged_accounts": [], "links": []}}
+    exports = {"T01": [{"platform": "snapchat", "layout": "snapchat-2023", "sha256": "ab" * 32, "rows": 40,
+                        "kind": "export", "exported_at": None, "purged": False}]}
+    return ReportContext(audit, findings, summary, {}, people, coverage, [], ego, {}, [], exports,
+                         {"entries": 3, "id": 3, "hash": "cd" * 32})
 
 
 def test_world_gives_findings_for_every_hostile_name(tmp_path, cli):
