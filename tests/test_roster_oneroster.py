@@ -7,7 +7,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from test_roster_support import ROSTER, links, people, schools, snapshot
+
+try:  # tests/ as a package (tests/__init__.py) or as loose modules
+    from .test_roster_support import ROSTER, links, people, schools, snapshot
+except ImportError:
+    from test_roster_support import ROSTER, links, people, schools, snapshot
 
 from auditor.errors import InputError
 from auditor.roster import detect, import_roster

@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from test_roster_support import ROSTER, links, people
+try:  # tests/ as a package (tests/__init__.py) or as loose modules
+    from .test_roster_support import ROSTER, links, people
+except ImportError:
+    from test_roster_support import ROSTER, links, people
 
 from auditor.ages import pupil_status
 from auditor.roster import households, import_roster

@@ -12,7 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from test_roster_support import ROSTER, links, people, schools, snapshot
+
+try:  # tests/ as a package (tests/__init__.py) or as loose modules
+    from .test_roster_support import ROSTER, links, people, schools, snapshot
+except ImportError:
+    from test_roster_support import ROSTER, links, people, schools, snapshot
 
 from auditor.db import Database
 
