@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from html.parser import HTMLParser
 from typing import ClassVar
 
@@ -91,9 +92,10 @@ class ExportConnector:
 # -- helpers shared by connectors ----------------------------------------------------------
 MiB = 1024 * 1024
 MAX_JSON_DEPTH = 200
-# Parsing JSON into Python objects costs about four times the file's size in memory; a bigger
-# member is refused rather than read (TikTok's single file has its own key scanner).
-MAX_JSON_PARSE_BYTES = 64 * MiB
+# Parsing JSON into Python objects costs several times the file's size in memory; a bigger
+# member is refused rather than read (TikTok's single file has its own key scanner, for the
+# watch history that makes real files large).
+MAX_JSON_PARSE_BYTES = 32 * MiB
 
 
 def decode_text(data: bytes, ctx: Context | None = None) -> str:
@@ -191,6 +193,9 @@ def get_ci(mapping: dict, *names: str):
     underscores (export keys drift: ``FansList``, ``Fans List``, ``fans_list``)."""
     if not isinstance(mapping, dict):
         return None
+    for name in names:  # the usual case: the key as written
+        if name in mapping:
+            return mapping[name]
     wanted = {_fold_key(n) for n in names}
     for key, value in mapping.items():
         if isinstance(key, str) and _fold_key(key) in wanted:
@@ -198,6 +203,7 @@ def get_ci(mapping: dict, *names: str):
     return None
 
 
+@lru_cache(maxsize=4096)
 def _fold_key(key: str) -> str:
     return re.sub(r"[\s_\-]", "", key).lower()
 

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from auditor import auditlog
 from auditor.archive import DEFAULT_LIMITS, Archive, Limits, Member, open_export
-from auditor.connector import Context, ExportConnector, Handler, decode_text
+from auditor.connector import MAX_JSON_PARSE_BYTES, Context, ExportConnector, Handler, decode_text, parse_json_text
 from auditor.db import Database, utcnow
 from auditor.errors import AuditorError, InputError, NotFound
 from auditor.models import Account, ImportedFile, ImportRun, Person, StaffAccount
@@ -34,6 +34,9 @@ from auditor.version import __version__
 SNIFF_SUFFIXES = (".json", ".js", ".csv", ".vcf", ".html", ".htm", ".txt")
 SNIFF_MAX_BYTES = 64 * 1024 * 1024
 MAX_WARNINGS = 50
+# Rows of one export held in memory before storing (about 1 KB each with their parse); far above
+# any member of staff's lists, and keeps an import well under 1 GB.
+MAX_EXPORT_ROWS = 250_000
 
 
 @dataclass
@@ -167,6 +170,20 @@ def merge_mutual(records: list[ContactRecord]) -> list[ContactRecord]:
     return [r for i, r in enumerate(records) if i not in drop] if drop else records
 
 
+def _explain_unreadable(archive: Archive) -> None:
+    """A loose file nobody recognised: when it is JSON that cannot be parsed (truncated,
+    absurdly nested), say that rather than "not an export"."""
+    data = archive.members[0].read()
+    if len(data) > MAX_JSON_PARSE_BYTES:
+        return
+    head = data[:64].lstrip(b"\xef\xbb\xbf \r\n\t")[:1]
+    if head in (b"{", b"[") or data.lstrip()[:7] == b"window.":
+        text = decode_text(data)
+        if head not in (b"{", b"["):
+            text = text.split("=", 1)[-1]
+        parse_json_text(text, f"{archive.label}")
+
+
 _BLANK = b"\xef\xbb\xbf \r\n\t\0"
 
 
@@ -191,6 +208,8 @@ def parse_export(path: Path, label: str | None = None, limits: Limits = DEFAULT_
             parsed.warnings.append(
                 f"holds no lists of people ({ignored} media or settings file(s) known and not needed)")
             return parsed
+        if archive.kind == "file":
+            _explain_unreadable(archive)
         names = ", ".join(unknown[:3]) + (" ..." if len(unknown) > 3 else "")
         raise InputError(
             f"{archive.label}: not an export auditor can read (found {names or 'nothing'})",
@@ -219,6 +238,10 @@ def parse_export(path: Path, label: str | None = None, limits: Limits = DEFAULT_
                     item.layout = item.layout or handler.layout
                     parsed.records.append(item)
                     rows += 1
+                    if len(parsed.records) > MAX_EXPORT_ROWS:
+                        raise InputError(
+                            f"{archive.label}: more than {MAX_EXPORT_ROWS:,} entries, more than a personal export holds;"
+                            " refused to keep memory bounded")
                 elif isinstance(item, OwnerInfo):
                     parsed.owners.append(item)
                 elif isinstance(item, RowProblem):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from export_helpers import by_name, fixture, kinds, read_every_form
 
 from auditor.ingest import parse_export
+from tests.export_helpers import by_name, fixture, kinds, read_every_form
 
 LAYOUTS = {"vcard-2.1": 3, "vcard-3.0": 4, "vcard-4.0": 2, "google-csv-legacy": 3, "google-csv": 4, "outlook-csv": 2}
 

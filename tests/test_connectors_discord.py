@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from export_helpers import by_name, fixture, kinds, read_every_form
 
 from auditor.ingest import parse_export
+from tests.export_helpers import by_name, fixture, kinds, read_every_form
 
 LAYOUTS = {
     "2019": {"friend": 1, "blocked": 1},

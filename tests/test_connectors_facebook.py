@@ -7,10 +7,10 @@ import shutil
 from datetime import UTC, datetime
 
 import pytest
-from export_helpers import add_staff, by_name, fixture, import_json, kinds, read_every_form
 
 from auditor.errors import InputError
 from auditor.ingest import parse_export
+from tests.export_helpers import add_staff, by_name, fixture, import_json, kinds, read_every_form
 
 LAYOUTS = {
     "2018": {"friend": 3, "request_received": 2, "request_sent": 1, "rejected": 1, "removed": 1, "following": 2},

@@ -7,9 +7,9 @@ import shutil
 from datetime import UTC, datetime
 
 import pytest
-from export_helpers import add_staff, by_name, fixture, import_json, kinds, read_every_form
 
 from auditor.ingest import parse_export
+from tests.export_helpers import add_staff, by_name, fixture, import_json, kinds, read_every_form
 
 LAYOUTS = {
     "2018": {"follower": 2, "following": 1, "mutual": 1, "close_friend": 1, "request_sent": 1, "blocked": 1},

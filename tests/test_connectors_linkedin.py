@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from export_helpers import by_name, fixture, kinds, read_every_form
 
 from auditor.errors import InputError
 from auditor.ingest import parse_export
+from tests.export_helpers import by_name, fixture, kinds, read_every_form
 
 LAYOUTS = {
     "2018": {"connection": 3, "request_sent": 1, "request_received": 1},

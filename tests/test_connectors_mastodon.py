@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from export_helpers import fixture, kinds, read_every_form
 
 from auditor.errors import InputError
 from auditor.ingest import parse_export
+from tests.export_helpers import fixture, kinds, read_every_form
 
 
 @pytest.mark.parametrize("layout", ["2017", "2021"])

@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from export_helpers import by_name, fixture, kinds, read_every_form, row_keys
 
 from auditor.ingest import parse_export
+from tests.export_helpers import by_name, fixture, kinds, read_every_form, row_keys
 
 LAYOUTS = {
     "2020": {"friend": 3, "request_sent": 1, "blocked": 1, "removed": 1},

@@ -7,10 +7,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from export_helpers import by_name, fixture, kinds, read_every_form
 
 from auditor.connector import MAX_JSON_PARSE_BYTES
 from auditor.ingest import parse_export
+from tests.export_helpers import by_name, fixture, kinds, read_every_form
 
 LAYOUTS = {
     "2019": {"follower": 2, "following": 1, "mutual": 1},

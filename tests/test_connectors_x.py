@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from export_helpers import add_staff, by_name, fixture, import_json, kinds, read_every_form
 
 from auditor.connectors.twitter import read_handle_map
 from auditor.errors import InputError
 from auditor.ingest import parse_export
+from tests.export_helpers import add_staff, by_name, fixture, import_json, kinds, read_every_form
 
 LAYOUTS = {
     "2018": {"follower": 2, "following": 2, "blocked": 1},

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from export_helpers import by_name, fixture, kinds, read_every_form
 
 from auditor.ingest import parse_export
+from tests.export_helpers import by_name, fixture, kinds, read_every_form
 
 
 @pytest.mark.parametrize("layout", ["csv", "json"])

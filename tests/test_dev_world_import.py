@@ -7,7 +7,8 @@ import json
 from collections import Counter
 
 import pytest
-from conftest import DEV_WORLD
+
+from tests.conftest import DEV_WORLD
 
 pytestmark = [
     pytest.mark.slow,

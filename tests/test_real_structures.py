@@ -7,9 +7,9 @@ import json
 from collections import Counter
 
 import pytest
-from conftest import REAL_STRUCTURES
 
 from auditor.ingest import parse_export
+from tests.conftest import REAL_STRUCTURES
 
 EXPECTED = REAL_STRUCTURES / "expected.json"
 CASES = json.loads(EXPECTED.read_text()) if EXPECTED.exists() else []
