@@ -673,7 +673,8 @@ def review_show(state: State, finding: str, as_json: bool) -> None:
         return
     a = f["account"]
     click.echo(f"finding {f['id']} (audit {f['audit_id']}), key {f['key']}")
-    click.echo(f"  staff {f['staff_ref']} – person {f['person_ref']} ({f['person_role']})")
+    click.echo(f"  staff {f['staff_ref']} ({plain(f['staff_name'], 60)}) – person {f['person_ref']} "
+               f"({plain(f['person_name'], 60)}, {f['person_role']})")
     click.echo(f"  {f['platform']} {f['relationship']}: {plain(a.get('display_name'), 80)} "
                f"@{plain(a.get('username'), 40)}" + (f" since {f['connected_at'][:10]}" if f.get("connected_at") else ""))
     click.echo(f"  rule {f['rule']} ({f['severity']}), status {f['status']}, confidence {f['confidence']:.2f}"
@@ -944,6 +945,78 @@ def decrypt(file: Path, out: Path | None) -> None:
         click.echo(data, nl=False)
     else:
         out.write_bytes(data)
+        click.echo(f"wrote {out}", err=True)
+
+
+@main.command("selfcheck-kit")
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Write the kit here.")
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Roster date (fixes who is a pupil, ages); default today.")
+@click.option("--policy", "policy_name", metavar="PRESET", help="Policy preset; default the one chosen at init.")
+@click.option("--days", default=31, show_default=True, type=click.IntRange(1, 366),
+              help="Days the kit stays valid after --as-of.")
+@click.option("--school", metavar="REF|all", help="The school whose staff get the kit (needed when the roster "
+              "holds several); 'all' for trust-wide staff.")
+@click.pass_obj
+def selfcheck_kit(state: State, out: Path, as_of: str | None, policy_name: str | None, days: int,
+                  school: str | None) -> None:
+    """Build a self-check kit: keyed hashes of the roster that staff check their own exports with.
+
+    \b
+    The kit holds no names, dates of birth, refs or school names, but whoever holds it can test
+    guesses (a name, a name and birth year) one at a time: give it only to staff of the school,
+    like the roster itself. It expires --days after --as-of.
+    \b
+    Examples:
+      auditor selfcheck-kit --out kit.json
+      auditor selfcheck-kit --school S01 --policy luton --as-of 2026-11-01 --days 30 --out s01-kit.json
+    """
+    from auditor.policy import load_policy
+    from auditor.selfcheck import build_kit, record_kit, write_kit
+
+    db = state.database()
+    when = _parse_date(as_of)
+    policy = load_policy(policy_name or db.get_setting("policy"), state.config)
+    kit = build_kit(db, when, policy, days, school)
+    write_kit(kit, out)
+    record_kit(db, kit, school)
+    click.echo(f"wrote {out}: self-check kit ({policy.name} {policy.version}, roster of {when.isoformat()}"
+               + (f", school {school}" if school and school != "all" else "")
+               + f"); expires {kit['expires']}. Give it only to staff of the school.", err=True)
+
+
+@main.command("self-check")
+@click.option("--kit", "kit_path", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The kit your DSL gave you.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the result to this file (nothing is written unless asked).")
+def self_check(kit_path: Path, files: tuple[Path, ...], as_json: bool, out: Path | None) -> None:
+    """Check your own exports against your school's kit, before (or instead of) handing them in.
+
+    \b
+    Needs no database and no network: your exports are read on this computer, nothing is sent
+    or saved, and the kit holds no names. It lists the contacts your school's policy asks you
+    to remove or report, as they appear in your export, with the clause and what to do.
+    \b
+    Examples:
+      auditor self-check --kit kit.json facebook-jsmith-2026.zip instagram-jsmith.zip
+      auditor self-check --kit kit.json contacts.vcf --json
+    """
+    from datetime import date
+
+    from auditor.selfcheck import check, render_text
+
+    result = check(kit_path, list(files), date.today())
+    text = json.dumps(result.as_json(), indent=1, ensure_ascii=False) + "\n" if as_json else render_text(result)
+    click.echo(text, nl=False)
+    if out is not None:
+        from auditor.errors import InputError
+
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"{out}: cannot write ({exc.strerror or exc})") from None
         click.echo(f"wrote {out}", err=True)
 
 

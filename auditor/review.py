@@ -144,6 +144,10 @@ def show_finding(db: Database, ref: str | int, audit_id: int | None = None) -> d
         row = resolve_finding(conn, ref, audit_id)
         refs = _refs(conn)
         item = _as_dict(row, refs)
+        people = Person.__table__
+        for key, pid in (("staff_name", row.staff_id), ("person_name", row.person_id)):
+            p = conn.execute(sa.select(people).where(people.c.id == pid)).first() if pid else None
+            item[key] = " ".join(x for x in (p.preferred_forename or p.legal_forename, p.legal_surname) if x) if p else None
         item["decisions"] = [{
             "decision": d.decision, "reason": d.reason, "by": d.actor, "at": d.decided_at.isoformat(),
             "applies": d.evidence_fingerprint == row.evidence_fingerprint,
