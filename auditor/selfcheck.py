@@ -723,6 +723,19 @@ class _Row:
     file: str
 
 
+def _rule_for(kit: Kit, person: dict, kind: str) -> tuple[int, tuple[Rule, str, int] | None]:
+    """The most severe rule of the person's (first in policy order on a tie) for one connection
+    kind, as ``run_audit`` chooses it: (rank, (rule, severity, category)) or (0, None)."""
+    best: tuple[Rule, str, int] | None = None
+    best_rank = 0
+    for number, category in person.get("rules", []):
+        rule = kit.policy.rules[number]
+        severity = rule.severity_for(kind)
+        if SEVERITY_RANK[severity] > best_rank:
+            best, best_rank = (rule, severity, category), SEVERITY_RANK[severity]
+    return best_rank, best
+
+
 def check(kit: Kit | dict | Path, paths: Sequence[Path], today: date) -> SelfCheckResult:
     """Check a member of staff's own exports against a kit, on ``today``; reads, never writes."""
     from auditor.graph import account_node, build_graph, household_corroboration, person_node, staff_node
@@ -791,17 +804,13 @@ def check(kit: Kit | dict | Path, paths: Sequence[Path], today: date) -> SelfChe
             band = "no_link" if colleague else band_for(DEFAULT_THRESHOLDS, weight, pieces, c.year_agrees, c.ambiguous,
                                                         name_only)
             scored.append((weight, c, person, band))
-        scored.sort(key=lambda x: -x[0])
+        # Best weight first, as in the audit; where two people fit exactly as well (namesakes),
+        # the one the policy cares most about, so that a tie never hides a pupil.
+        scored.sort(key=lambda x: (-round(x[0], 6), -_rule_for(kit, x[2], row.kind)[0]))
         weight, c, person, band = scored[0]
         if band == "no_link" or person["k"] == "staff":
             continue
-        best: tuple[Rule, str, int] | None = None
-        best_rank = 0
-        for number, category in person.get("rules", []):
-            rule = kit.policy.rules[number]
-            severity = rule.severity_for(row.kind)
-            if SEVERITY_RANK[severity] > best_rank:
-                best, best_rank = (rule, severity, category), SEVERITY_RANK[severity]
+        _, best = _rule_for(kit, person, row.kind)
         if best is None:
             continue
         rule, severity, category = best
@@ -831,3 +840,62 @@ def check(kit: Kit | dict | Path, paths: Sequence[Path], today: date) -> SelfChe
                                                            f.platform, (f.display_name or f.username or "").lower()))
     return SelfCheckResult(kit.as_of, kit.expires, f"{kit.policy.name} {kit.policy.version}", files, len(views),
                            ordered, notes)
+
+
+def record_kit(db, kit: dict, school: str | None) -> None:
+    """Note in the audit log that roster-derived data left the DSL's hands (when, for whom, until)."""
+    from auditor import auditlog
+
+    with db.begin() as conn:
+        auditlog.append(conn, "selfcheck-kit", subject=school or "roster", details={
+            "as_of": kit["as_of"], "expires": kit["expires"],
+            "policy": f"{kit['policy']['name']} {kit['policy']['version']}", "people": len(kit["people"])})
+
+
+_HEADINGS = (
+    (("breach", "probable"), "REMOVE", "to remove"),
+    (("breach", "needs_review"), "CHECK", "to check (possibly someone the policy forbids)"),
+    (("report", "probable"), "REPORT", "to report"),
+    (("report", "needs_review"), "CHECK", "to check and perhaps report"),
+    (("advisory", "probable"), "NOTE", "for awareness"),
+    (("advisory", "needs_review"), "NOTE", "for awareness (possible)"),
+)
+
+
+def _shown(f: SelfCheckFinding) -> str:
+    name = f.display_name or ""
+    handle = f"@{f.username}" if f.username else ""
+    return f"{name} ({handle})" if name and handle else name or handle or "(no name in the export)"
+
+
+def render_text(result: SelfCheckResult) -> str:
+    """The result for a person: each contact as their export shows it, grouped by what to do,
+    each rule's clause once at the end."""
+    lines = [f"Self-check against policy {result.policy} (roster of {result.kit_as_of.isoformat()}; "
+             f"kit valid until {result.kit_expires.isoformat()})"]
+    for f in result.files:
+        lines.append(f"  read {f['path']}: {f['platform'] or 'nothing'}, {f['rows']} entries"
+                     + (f", {f['skipped']} skipped" if f["skipped"] else ""))
+    lines.append(f"  {result.contacts} contacts checked; nothing was sent or saved.")
+    lines += [f"  note: {note}" for note in result.notes]
+    if not result.findings:
+        lines.append("")
+        lines.append("No contact in these exports matches anyone the policy is about.")
+        return "\n".join(lines) + "\n"
+    counts = []
+    clauses: dict[str, str] = {}
+    for key, label, title in _HEADINGS:
+        group = [f for f in result.findings if (f.severity, f.status) == key]
+        if not group:
+            continue
+        counts.append(f"{len(group)} {title}")
+        lines += ["", f"{label}: {ACTIONS[key]}"]
+        for f in group:
+            kinds = ", ".join(k.replace("_", " ") for k in f.relationships)
+            lines.append(f"  {f.platform:10} {_shown(f)} — {f.category}; {kinds} [{f.rule}]")
+            clauses.setdefault(f.rule, f.clause)
+    lines.insert(len(result.files) + 2 + len(result.notes), "  found: " + "; ".join(counts))
+    lines += ["", "The policy's words:"]
+    lines += [f"  [{rule}] {clause}" for rule, clause in clauses.items()]
+    lines += ["", "If a contact listed is your own child or a relative, tell your DSL so an exemption can be recorded."]
+    return "\n".join(lines) + "\n"
