@@ -148,6 +148,14 @@ def test_trend_against_the_previous_audit(tmp_path, cli):
     assert page.figures["trend-unchanged"] == str(len(after & before))
     assert page.figures["trend-resolved"] == str(len(before - after))
     assert html.count('<span class="badge trend-new">new</span>') == len(after - before)
+    # Next spring the past pupil is nineteen: her finding is resolved, and listed as such.
+    world.audit(as_of="2027-04-01")
+    spring = tmp_path / "spring.html"
+    cli("report", "--format", "html", "--out", spring)
+    text = spring.read_text(encoding="utf-8")
+    resolved = re.search(r'<table id="resolved">.*?</table>', text, re.S).group(0)
+    assert Page(text).figures["trend-resolved"] == "1" and "past-pupil-under-19" in resolved
+    assert "Perpetua Grindlewood" in resolved
     # The earlier audit can still be reported, and its report shows no trend.
     old = tmp_path / "old.html"
     cli("report", "--audit", world.audits[0], "--format", "html", "--out", old)
@@ -161,3 +169,15 @@ def test_long_names_are_cut_for_display_but_kept_in_json(tmp_path, cli):
     cli("report", "--format", "html", "--out", out)
     html = out.read_text(encoding="utf-8")
     assert LONG not in html and "Wilhelmina WWWW" in html
+
+
+def test_audit_command_writes_and_logs_any_format(tmp_path, cli):
+    build_world(tmp_path, cli, audit=False)
+    out = tmp_path / "first.html"
+    cli("audit", "--as-of", "2026-11-01", "--format", "html", "--out", out)
+    assert Page(out.read_text(encoding="utf-8")).figures["findings"].isdigit()
+    assert "--out" in cli("audit", "--as-of", "2026-11-01", "--format", "letters", expect=2).output
+    logged = json.loads(cli("log", "show", "--json").output)
+    actions = [e["action"] for e in logged]
+    assert actions[-1] == "report" and actions.count("audit") == 1  # the refused run left nothing
+    assert "no completed audit 42" in cli("audit", "--since", "42", "--format", "json", expect=3).output
