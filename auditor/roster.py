@@ -93,9 +93,10 @@ class RowIssue:
     file: str
     row: int | None
     message: str
+    unit: str = "row"  # what ``row`` counts: a CSV row (heading = 1), or a CTF "pupil"
 
     def __str__(self) -> str:
-        return f"{self.file}" + (f" row {self.row}" if self.row is not None else "") + f": {self.message}"
+        return f"{self.file}" + (f" {self.unit} {self.row}" if self.row is not None else "") + f": {self.message}"
 
 
 @dataclass
@@ -310,9 +311,34 @@ def detect(path: Path, options: dict | None = None) -> RosterConnector:
     )
 
 
+ROSTER_SETTINGS = ("columns", "files", "date_order", "partial", "today")
+
+
+def check_options(options: dict) -> None:
+    """The config's [roster] table, every problem at once."""
+    problems = [f"unknown setting {key!r} (known: {', '.join(ROSTER_SETTINGS)})"
+                for key in options if key not in ROSTER_SETTINGS]
+    if options.get("date_order") not in (None, "", "dmy", "mdy"):
+        problems.append("date_order must be \"dmy\" (day first) or \"mdy\" (month first)")
+    columns = options.get("columns", {})
+    if not isinstance(columns, dict):
+        problems.append("columns must be a table: our column = \"your heading\"")
+    else:
+        for key, value in columns.items():
+            inner = value if isinstance(value, dict) else {key: value}
+            problems += [f"columns.{key}: {k} must name a heading (a string)" for k, v in inner.items()
+                         if not isinstance(v, str)]
+    files = options.get("files", {})
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        problems.append("files must be a table: pupils = \"your file name.csv\"")
+    if problems:
+        raise ConfigError(problems, source="[roster]")
+
+
 def read_roster(paths: Sequence[Path], options: dict | None = None) -> RosterData:
     """Read every path (each detected on its own) and join them into one consolidated roster."""
     options = options or {}
+    check_options(options)
     data = RosterData(source="")
     for path in paths:
         data.extend(detect(path, options).read(path, options))
@@ -574,10 +600,19 @@ def apply_roster(conn: Connection, data: RosterData, source_label: str, on: date
     for r in conn.execute(sa.select(points.c.person_id, points.c.kind, points.c.value)):
         old_points.setdefault(r.person_id, []).append((r.kind, r.value))
 
+    # One group of entries per person: by ref, and two pupil refs with one UPN are one pupil
+    # (validate() reported it); a second kind for one ref is skipped (reported too).
     groups: dict[str, list[RosterPerson]] = {}
+    same_pupil: dict[str, str] = {}
+    first_by_upn: dict[str, str] = {}
     for p in data.people:
-        entries = groups.setdefault(p.ref, [])
-        if not entries or entries[0].kind == p.kind:  # a second kind for one ref: validate() reported it
+        ref = p.ref
+        if p.kind == "pupil" and p.upn:
+            ref = first_by_upn.setdefault(p.upn.strip().upper(), ref)
+            if ref != p.ref:
+                same_pupil[p.ref] = ref
+        entries = groups.setdefault(ref, [])
+        if not entries or entries[0].kind == p.kind:
             entries.append(p)
 
     ids: dict[str, int] = {}
@@ -590,7 +625,7 @@ def apply_roster(conn: Connection, data: RosterData, source_label: str, on: date
         before = existing.get(ref)
         if before is None and fields["kind"] == "pupil" and fields["upn"]:
             owners = upn_owners.get(fields["upn"], [])
-            if len(owners) == 1 and owners[0] not in ids.values():
+            if len(owners) == 1:  # the UPN is a strong identifier: same pupil, other source or ref
                 before = by_id[owners[0]]
         if before is not None and before.kind != fields["kind"]:
             summary.issues.append(f"roster: reference {ref} is a {before.kind} in the database and a "
@@ -631,9 +666,12 @@ def apply_roster(conn: Connection, data: RosterData, source_label: str, on: date
         else:
             summary.unchanged += 1
 
+    for ref, target in same_pupil.items():
+        if target in ids:
+            ids[ref] = ids[target]
     touched = set(ids.values())
     summary.absent = len({r.id for r in existing.values()} - touched)
-    summary.people = len(ids)
+    summary.people = len(touched)
     summary.left += _close_absent_pupils(conn, data, school_ids, touched, old_roles,
                                          on or data.extracted_on or utcnow().date())
 

@@ -65,13 +65,13 @@ def test_temporary_upn_is_accepted_and_a_bad_check_letter_is_warned_about_but_ke
     found = people(db)
     assert "F93040011201T" in found and not any("F93040011201T" in i for i in summary.issues)
     assert "A930400112008" in found
-    assert any("row 7" in i and "check letter" in i for i in summary.issues)
-    assert any("row 7" in i and "no DOB" in i for i in summary.issues)
+    assert any("pupil 7" in i and "check letter" in i for i in summary.issues)
+    assert any("pupil 7" in i and "no DOB" in i for i in summary.issues)
 
 
 def test_unknown_relationship_code_is_listed_and_kept_as_other(db) -> None:
     summary = import_roster(db, [OLD])
-    assert any("row 4" in i and "unknown relationship code 'ZZZ'" in i for i in summary.issues)
+    assert any("pupil 4" in i and "unknown relationship code 'ZZZ'" in i for i in summary.issues)
     tobias = next(ref for ref, p in people(db).items() if p["legal_forename"] == "Tobias")
     assert links(db)[("M930400112005", tobias)]["relationship"] == "other"
 

@@ -101,7 +101,7 @@ class _Reader:
         self.count = 0
 
     def issue(self, row: int | None, message: str) -> None:
-        self.data.issues.append(RowIssue(self.label, row, message))
+        self.data.issues.append(RowIssue(self.label, row, message, unit="pupil"))
 
     def header(self, elem: Element) -> None:
         version = _text(elem, "CTFversion", "CTFVersion")
