@@ -127,6 +127,9 @@ def load_report(db: Database, audit_id: int | None = None) -> ReportContext:
              "policy": policy_info, "tool_version": run.tool_version, "roster_version": run.roster_version,
              "previous_id": run.previous_id}
     summary = dict(run.summary or {})
+    # Counts the audit took before minimisation forgot unmatched contacts win over a recount now.
+    recorded = summary.get("coverage") if isinstance(summary.get("coverage"), dict) else {}
+    coverage.update({k: recorded[k] for k in ("unresolved_ids", "nameless_contacts") if k in recorded})
     return ReportContext(audit, items, summary, summary.get("trend", {}), people_info, coverage, history, ego,
                          previous, resolved, exports, log_head)
 
