@@ -44,12 +44,11 @@ def repair_mojibake(value: str) -> str:
     fails (it was genuine Latin-1). The step is repeated while it still changes something (a
     file re-saved through a second Latin-1 round trip), so repairing twice changes nothing.
     """
-    for _ in range(4):
+    while True:  # each step shortens the string, so this ends
         repaired = _repair_once(value)
         if repaired == value:
             return value
         value = repaired
-    return value
 
 
 def repair_deep(obj):

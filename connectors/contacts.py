@@ -135,11 +135,11 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
     current: str | None = None
     start = 0
     for number, line in enumerate(physical, start=1):
+        if current is not None and current.endswith("=") and "QUOTED-PRINTABLE" in current.split(":", 1)[0].upper():
+            current = current[:-1] + line  # a soft break: the next line may begin with a real space
+            continue
         if current is not None and line[:1] in (" ", "\t"):
             current += line[1:]
-            continue
-        if current is not None and current.endswith("=") and "QUOTED-PRINTABLE" in current.split(":", 1)[0].upper():
-            current = current[:-1] + line
             continue
         if current is not None:
             yield start, current
