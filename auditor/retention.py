@@ -11,9 +11,10 @@ duplicates still add up); accounts matched to a roster person stay, as the evide
 findings. A later audit sees only what is still held, so purge after the term's audit is done.
 
 ``subject_export`` answers a subject access request: everything held about one person on the
-roster (a member of staff, a pupil or a parent), as one JSON document. Other people appear by
-reference only (person_ref), so the DPO can decide what to redact before release; the
-connections listed for a member of staff are their own export's contents.
+roster (a member of staff, a pupil or a parent), as one JSON document. Other people's roster
+records are not included: they appear by reference (person_ref), so the DPO can decide what to
+redact before release; the connections listed for a member of staff are their own export's
+contents, with the names their contacts gave their accounts.
 
 Both are recorded in the audit log; neither reads the clock (``now`` is passed in).
 """
@@ -200,7 +201,7 @@ def subject_export(db: Database, ref: str, now: datetime) -> dict:
         schools = {r.id: r.ref for r in conn.execute(sa.select(School.__table__.c.id, School.__table__.c.ref))}
         doc: dict = {
             "subject_access_export": {"ref": ref, "generated_at": _aware(now).isoformat(), "tool_version": __version__,
-                                      "note": "other people appear by reference only"},
+                                      "note": "other people appear by reference; connections as the export named them"},
             "person": _row(person),
             "roles": [{**_row(r, ("id", "person_id", "school_id")), "school": schools.get(r.school_id)}
                       for r in conn.execute(sa.select(roles).where(roles.c.person_id == pid).order_by(roles.c.id))],
