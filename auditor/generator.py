@@ -430,13 +430,8 @@ def _poisson(rng: random.Random, mean: float) -> int:
 def _day_between(rng: random.Random, start: date, end: date) -> date:
     if end <= start:
         return start
-    return start + timedelta(days=rng.randrange((end - start).days + 1))
+    return start + timedelta(days=int(rng.random() * ((end - start).days + 1)))
 
-
-def _moment_between(rng: random.Random, start: datetime, end: datetime) -> int:
-    """A Unix second between two moments."""
-    low, high = int(start.timestamp()), int(end.timestamp())
-    return rng.randint(low, high) if high > low else low
 
 
 # -- roster --------------------------------------------------------------------------------------
@@ -1042,9 +1037,10 @@ class Namer:
     def handle(self, rng: random.Random, person: Person, platform: str, on_roster: bool) -> tuple[str, str]:
         """(tier, username): a free username in one of the shapes people pick."""
         first = person.preferred if person.preferred and rng.random() < 0.7 else person.forename
+        digits = int(rng.random() * 100000)
         parts = {"first": _ascii_word(first) or "user", "last": _ascii_word(person.surname) or "x",
                  "yyyy": f"{person.birth.year}", "yy": f"{person.birth.year % 100:02d}",
-                 "nn": f"{rng.randrange(100):02d}", "nnn": f"{rng.randrange(1000):03d}"}
+                 "nn": f"{digits % 100:02d}", "nnn": f"{digits // 100:03d}"}
         parts.update(f=parts["first"][0], l=parts["last"][0])
         limit = HANDLE_LIMITS.get(platform, 30)
         taken = self.taken[platform]
@@ -1509,7 +1505,8 @@ class StaffExports:
             start = max(start, (person.birth.toordinal() - EPOCH_DAY) * 86400 + 11 * YEAR)
         if kind.startswith("request") or kind == "rejected":
             start = max(start, end - 2 * YEAR)
-        return rng.randint(min(start, end - 3600), end)
+        start = min(start, end - 3600)
+        return start + int(rng.random() * (end - start + 1))
 
     def dismissed(self, rng: random.Random, entries: list[Entry], seen: set[str], plan: ExportPlan, i: int) -> None:
         """Suggested accounts the member of staff dismissed (Instagram's removed_suggestions):
@@ -1581,31 +1578,44 @@ def pretty_json(obj: object, indent: int, ascii_only: bool = False, open_empty_l
     encode = encode_basestring_ascii if ascii_only else encode_basestring
     out: list[str] = []
 
-    def walk(value: object, level: int) -> None:
+    def simple(value: object, level: int) -> str | None:
+        """The text of a value that needs no recursion (a scalar, an empty or flat object)."""
         if isinstance(value, str):
-            out.append(encode(value))
-        elif value is None or isinstance(value, bool):
-            out.append("null" if value is None else "true" if value else "false")
-        elif isinstance(value, int | float):
-            out.append(repr(value))
-        elif isinstance(value, dict | list):
-            opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
+            return encode(value)
+        if value is None or isinstance(value, bool):
+            return "null" if value is None else "true" if value else "false"
+        if isinstance(value, int | float):
+            return repr(value)
+        if not value:
+            if open_empty_lists and isinstance(value, list):
+                return "[\n" + " " * (indent * (level + 1)) + "\n" + " " * (indent * level) + "]"
+            return "[]" if isinstance(value, list) else "{}"
+        if isinstance(value, dict) and all(isinstance(v, str | int) and not isinstance(v, bool) for v in value.values()):
             inner, outer = "\n" + " " * (indent * (level + 1)), "\n" + " " * (indent * level)
-            if not value:
-                out.append(f"[{inner}{outer}]" if open_empty_lists and opening == "[" else opening + closing)
-                return
-            if opening == "{" and all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value.values()):
-                out.append("{" + ",".join(f"{inner}{encode(k)}: {encode(v) if isinstance(v, str) else repr(v)}"
-                                         for k, v in value.items()) + outer + "}")
-                return
-            out.append(opening)
-            items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
-            for n, (key, item) in enumerate(items):
-                out.append(("," if n else "") + inner + (encode(key) + ": " if key is not None else ""))
-                walk(item, level + 1)
-            out.append(outer + closing)
-        else:
+            return "{" + ",".join(f"{inner}{encode(k)}: {encode(v) if isinstance(v, str) else v}"
+                                  for k, v in value.items()) + outer + "}"
+        return None
+
+    def walk(value: object, level: int) -> None:
+        text = simple(value, level)
+        if text is not None:
+            out.append(text)
+            return
+        if not isinstance(value, dict | list):
             raise TypeError(f"cannot write {type(value).__name__} as JSON")
+        opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
+        inner, outer = "\n" + " " * (indent * (level + 1)), "\n" + " " * (indent * level)
+        out.append(opening)
+        items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+        for n, (key, item) in enumerate(items):
+            prefix = ("," if n else "") + inner + (encode(key) + ": " if key is not None else "")
+            text = simple(item, level + 1)
+            if text is not None:
+                out.append(prefix + text)
+            else:
+                out.append(prefix)
+                walk(item, level + 1)
+        out.append(outer + closing)
 
     walk(obj, 0)
     return "".join(out)
