@@ -616,6 +616,7 @@ def apply_roster(conn: Connection, data: RosterData, source_label: str, on: date
             entries.append(p)
 
     ids: dict[str, int] = {}
+    joining: list[tuple] = []  # new people, written together after the loop
     for ref, entries in groups.items():
         fields = _merged_fields(entries)
         new_roles = _role_values(entries, school_ids)
@@ -632,12 +633,7 @@ def apply_roster(conn: Connection, data: RosterData, source_label: str, on: date
                                   f"{fields['kind']} here; skipped")
             continue
         if before is None:
-            pid = conn.execute(people.insert().values(ref=ref, source=data.source, **fields)).inserted_primary_key[0]
-            conn.execute(roles.insert(), [{"person_id": pid, "school_id": sid, "role": fields["kind"], **values}
-                                          for sid, values in new_roles.items()])
-            _insert_points(conn, pid, phones, emails)
-            summary.joined += 1
-            ids[ref] = pid
+            joining.append((ref, fields, new_roles, phones, emails))
             continue
         pid = before.id
         ids[ref] = pid
@@ -666,6 +662,8 @@ def apply_roster(conn: Connection, data: RosterData, source_label: str, on: date
         else:
             summary.unchanged += 1
 
+    _insert_people(conn, data.source, joining, ids)
+    summary.joined = len(joining)
     for ref, target in same_pupil.items():
         if target in ids:
             ids[ref] = ids[target]
@@ -723,6 +721,30 @@ def _close_absent_pupils(conn: Connection, data: RosterData, school_ids: dict[st
                     end_date=on, leaving_reason=f"not in the roster imported on {on.isoformat()}"))
                 closed += 1
     return closed
+
+
+def _insert_people(conn: Connection, source: str, joining: list[tuple], ids: dict[str, int]) -> None:
+    """New people, their roles and contact points, in a few bulk statements (a trust's roster
+    is tens of thousands of people)."""
+    if not joining:
+        return
+    people = Person.__table__
+    conn.execute(people.insert(), [{"ref": ref, "source": source, **fields} for ref, fields, *_ in joining])
+    refs = [ref for ref, *_ in joining]
+    for start in range(0, len(refs), 500):
+        chunk = refs[start:start + 500]
+        ids.update({r.ref: r.id for r in conn.execute(sa.select(people.c.ref, people.c.id).where(people.c.ref.in_(chunk)))})
+    role_rows, point_rows = [], []
+    for ref, fields, new_roles, phones, emails in joining:
+        pid = ids[ref]
+        role_rows += [{"person_id": pid, "school_id": sid, "role": fields["kind"], **values}
+                      for sid, values in new_roles.items()]
+        point_rows += [{"person_id": pid, "kind": "phone", "value": n} for n in phones]
+        point_rows += [{"person_id": pid, "kind": "email", "value": e} for e in emails]
+    if role_rows:
+        conn.execute(Role.__table__.insert(), role_rows)
+    if point_rows:
+        conn.execute(ContactPoint.__table__.insert(), point_rows)
 
 
 def _insert_points(conn: Connection, person_id: int, phones: list[str], emails: list[str]) -> None:
