@@ -642,6 +642,7 @@ class RosterBuilder:
             child.admitted = _day_between(rng, date(entry_year, 9, 1), date(entry_year + year_group - first_year, 7, 15))
         if school.plan.phase == "secondary" and year_group >= 12 and rng.random() < 0.3:
             child.admitted = date(entry_year + 5, 9, 4)  # joined the sixth form from elsewhere
+        child.admitted = min(child.admitted, left or self.as_of)  # the MIS knows no later admission
         family.children.append(child)
         return child
 

@@ -85,11 +85,15 @@ def test_same_seed_gives_identical_files_and_another_seed_another_world(tmp_path
 
 
 def test_the_audit_date_is_a_parameter(tmp_path):
-    summary = generate_world(tmp_path / "w", "small", seed=3, as_of=date(2025, 3, 14))
-    assert json.loads((summary.path / "truth.json").read_text())["as_of"] == "2025-03-14"
+    summary = generate_world(tmp_path / "w", "small", seed=3, as_of=date(2024, 9, 1))  # before term starts
+    assert json.loads((summary.path / "truth.json").read_text())["as_of"] == "2024-09-01"
     pupils = read_csv(summary.path / "roster" / "pupils.csv")
-    assert max(p["leaving_date"] for p in pupils) <= "2025-03-14"
-    assert max(p["admission_date"] for p in pupils) <= "2025-03-14"
+    assert max(p["leaving_date"] for p in pupils) <= "2024-09-01"
+    assert max(p["admission_date"] for p in pupils) <= "2024-09-01"
+    assert all(p["admission_date"] <= (p["leaving_date"] or "9999") for p in pupils)
+    for row in read_csv(summary.path / "manifest.csv"):  # every export was downloaded before the audit
+        with zipfile.ZipFile(summary.path / row["path"]) as archive:
+            assert all(info.date_time[:3] <= (2024, 9, 1) for info in archive.infolist()), row["path"]
 
 
 def test_refuses_a_folder_with_files_in_it_and_an_unknown_profile(tmp_path):
