@@ -6,6 +6,7 @@ through SQLAlchemy, and the same migrations bring either up to date.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -65,6 +66,21 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
+class _NoRowsLogged(logging.Filter):
+    """SQLAlchemy logs every result row at DEBUG: rows hold names, so ours are never logged
+    (statements still are, at INFO, with their parameters hidden)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+def _quiet_rows(engine: Engine) -> None:
+    logger = engine.logger if isinstance(engine.logger, logging.Logger) else logging.getLogger(
+        "sqlalchemy.engine.Engine.auditor")
+    if not any(isinstance(f, _NoRowsLogged) for f in logger.filters):
+        logger.addFilter(_NoRowsLogged())
+
+
 class Database:
     """A handle on one auditor database."""
 
@@ -92,8 +108,11 @@ class Database:
                                     "the server's job (encrypted disks or TDE)")
             self.path = None
         try:
-            # hide_parameters: SQL errors and debug logs never carry the values (names) written.
-            self.engine: Engine = sa.create_engine(self.url, future=True, hide_parameters=True, **engine_args)
+            # hide_parameters: SQL errors and logs never carry the values (names) written; the
+            # rows read are never logged either (see _NoRowsLogged).
+            self.engine: Engine = sa.create_engine(self.url, future=True, hide_parameters=True,
+                                                   logging_name="auditor", **engine_args)
+            _quiet_rows(self.engine)
         except Exception as exc:  # noqa: BLE001 - bad URL or missing driver
             raise DatabaseError(f"cannot use database {describe_url(self.url)}: {exc}") from None
         if self.is_sqlite:
