@@ -25,7 +25,7 @@ What makes the world realistic, without being tuned to any one dataset:
 - Names come from frequency lists compiled by hand from public statistics (data/names/*.txt,
   each naming its source): children's forenames by birth-year era, adults' from older eras,
   surnames by frequency, and Irish, Welsh, Polish, South Asian, African and Caribbean names in
-  proportions near the 2021 Census, varied from school to school.
+  shares set from the 2021 Census (see ``HERITAGE``), varied from school to school.
 - Families: siblings across year groups and schools, parents who mostly but not always share
   the children's surname (double-barrelled children, step-parents, single carers), grandparents
   who are emergency contacts for cousins in two families, phones and e-mails on most contacts.
@@ -166,7 +166,10 @@ def _read_sections(filename: str) -> dict[str, list[str]]:
 
 
 # Heritage groups: the file that holds their names, the share of families in an average school,
-# and how often their children are given a name from the general England and Wales lists.
+# and how often their children are given a name from the general England and Wales lists. The
+# shares were set by hand from the 2021 Census ethnic groups of England and Wales (Asian 9.3%,
+# Black 4.0%, White other 6.2%), with Irish and Welsh names weighted above their census groups
+# because far more British families carry them; each school varies them (see ``schools``).
 HERITAGE = {
     "british": ("", 0.70, 1.0),
     "irish": ("irish.txt", 0.05, 0.5),
@@ -731,6 +734,15 @@ class StaffBuilder:
         for number, member in enumerate(staff):
             member.person.ref = f"T{base + number:06d}"
         self.add_relatives(staff)
+        used: set[str] = set()
+        for member in staff:  # a second j.smith at a school is j.smith2, as IT departments do it
+            local, _, domain = (member.person.email or "").partition("@")
+            email, number = member.person.email, 1
+            while email in used:
+                number += 1
+                email = f"{local}{number}@{domain}"
+            used.add(email or "")
+            member.person.email = email
         return staff
 
     def member(self, rng: random.Random, school: School, role: str, families: list[Family],
@@ -803,9 +815,7 @@ class StaffBuilder:
                 if child.left is None:
                     member.relatives.append((child, "niece" if child.sex == "F" else "nephew"))
             member.relatives.append((sibling, "sister" if sibling.sex == "F" else "brother"))
-            first = _ascii_word(member.person.forename)[:1] or "x"
-            if member.role not in ("Governor", "Volunteer"):
-                member.person.email = f"{first}.{_ascii_word(member.person.surname)}@{member.school.domain}"
+            self.finish(member)  # the e-mail address follows the surname
 
 
 def exemptions_for(staff: list[Staff], as_of: date) -> list[tuple[str, str, str, str, str]]:
