@@ -205,7 +205,8 @@ def _echo_roster_summary(summary, as_json: bool) -> None:
         return
     click.echo(f"roster: {summary.people} people, {summary.links} contact links; joined {summary.joined}, "
                f"left {summary.left}, changed {summary.changed}, unchanged {summary.unchanged}"
-               + (f", not in this import {summary.absent} (kept)" if summary.absent else ""))
+               + (f", not in this import {summary.absent} (kept)" if summary.absent else "")
+               + (f"; {summary.unlinked_contacts} contacts now linked to no pupil" if summary.unlinked_contacts else ""))
     for issue in summary.issues[:20]:
         click.echo(f"  warning: {issue}", err=True)
     if len(summary.issues) > 20:
