@@ -485,6 +485,18 @@ def shared_account_summary(inputs: AuditInputs, findings: dict[str, dict], min_s
             for aid, staff in sorted(staff_per_account.items()) if len(staff) >= min_staff]
 
 
+def coverage_counts(conn: Connection) -> dict[str, int]:
+    """Connections the audit cannot judge: accounts known only by a number (X ids not yet
+    resolved) and contacts with no usable name, handle or id. Counted before minimisation."""
+    conns, accounts = ConnectionRow.__table__, Account.__table__
+    joined = sa.select(sa.func.count(conns.c.id)).join(accounts, accounts.c.id == conns.c.account_id)
+    unresolved = conn.execute(joined.where(accounts.c.platform_id.is_not(None), accounts.c.username.is_(None),
+                                           accounts.c.display_name.is_(None))).scalar() or 0
+    nameless = conn.execute(joined.where(accounts.c.username.is_(None), accounts.c.display_name.is_(None),
+                                         accounts.c.platform_id.is_(None), accounts.c.purged.is_(False))).scalar() or 0
+    return {"unresolved_ids": unresolved, "nameless_contacts": nameless}
+
+
 def minimise(db: Database, keep_unmatched: bool) -> int:
     """After an audit, forget what exports said about contacts who matched nobody: their names,
     handles, phones and e-mails go; the account's digest and the connection counts stay."""
@@ -522,6 +534,8 @@ def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NU
         "by_rule": _count(ordered, "rule"), "by_platform": _count(ordered, "platform"),
         "shared_accounts": shared_account_summary(inputs, findings),
     }
+    with db.engine.connect() as conn:
+        summary["coverage"] = coverage_counts(conn)
     with db.begin() as conn:
         audit_id = conn.execute(AuditRun.__table__.insert().values(
             created_at=utcnow(), as_of=as_of, policy_name=policy.name, policy_version=policy.version,

@@ -104,6 +104,12 @@ class AuditorGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted; the database keeps only what was complete", err=True)
             sys.exit(130)
+        except BrokenPipeError:  # output piped into head, less ...: stop quietly
+            try:
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+            except OSError:
+                pass
+            sys.exit(0)
         except MemoryError:
             click.echo("error: out of memory", err=True)
             sys.exit(70)

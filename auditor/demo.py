@@ -21,7 +21,7 @@ from auditor.ingest import import_manifest
 from auditor.policy import load_policy
 from auditor.progress import NULL_PROGRESS, Progress
 from auditor.registry import report_writers
-from auditor.reporting import load_report, write_report
+from auditor.reporting import generate_report
 from auditor.roster import import_roster
 from auditor.setup import initialise
 
@@ -63,7 +63,6 @@ def run_demo(out: Path, as_of: date, seed: int = 1, profile: str = "demo", polic
         add_exemptions(db, read_exemptions(world / "exemptions.csv"), policy)
     results = import_manifest(db, world / "manifest.csv", progress=progress)
     result = run_audit(db, as_of, policy, progress=progress, keep_unmatched=False)
-    context = load_report(db, result.audit_id)
     reports: dict[str, Path] = {}
     for fmt, name in (("html", "report.html"), ("json", "findings.json"), ("csv", "findings.csv"),
                       ("governor", "governor-summary.html"), ("letters", "letters")):
@@ -71,7 +70,7 @@ def run_demo(out: Path, as_of: date, seed: int = 1, profile: str = "demo", polic
             target = out / name
             if fmt == "letters":
                 target.mkdir(exist_ok=True)
-            write_report(context, fmt, target)
+            generate_report(db, fmt, target, result.audit_id)
             reports[fmt] = target
     db.dispose()
     return DemoResult(

@@ -137,7 +137,7 @@ def load_report(db: Database, audit_id: int | None = None) -> ReportContext:
 def _coverage(conn, refs) -> dict:
     """What the audit cannot see: staff with no export, platforms missing, unresolved ids,
     contacts with no usable name."""
-    files, conns, accounts = ImportedFile.__table__, ConnectionRow.__table__, Account.__table__
+    files = ImportedFile.__table__
     with_exports = {r[0] for r in conn.execute(sa.select(files.c.staff_id).distinct().where(files.c.kind != "roster"))}
     staff = [p for p in refs.values() if p.kind == "staff"]
     platforms: dict[str, int] = defaultdict(int)
@@ -145,17 +145,12 @@ def _coverage(conn, refs) -> dict:
         for p in (platform or "").split(","):
             if p:
                 platforms[p] += 1
-    unresolved = conn.execute(sa.select(sa.func.count(conns.c.id)).join(accounts, accounts.c.id == conns.c.account_id)
-                              .where(accounts.c.platform_id.is_not(None), accounts.c.username.is_(None),
-                                     accounts.c.display_name.is_(None))).scalar() or 0
-    nameless = conn.execute(sa.select(sa.func.count(conns.c.id)).join(accounts, accounts.c.id == conns.c.account_id)
-                            .where(accounts.c.username.is_(None), accounts.c.display_name.is_(None),
-                                   accounts.c.platform_id.is_(None), accounts.c.purged.is_(False))).scalar() or 0
+    from auditor.audit import coverage_counts
+
     return {
         "staff_total": len(staff), "staff_with_exports": len(with_exports & {p.id for p in staff}),
         "staff_without_exports": sorted(p.ref for p in staff if p.id not in with_exports),
-        "files_by_platform": dict(sorted(platforms.items())), "unresolved_ids": unresolved,
-        "nameless_contacts": nameless,
+        "files_by_platform": dict(sorted(platforms.items())), **coverage_counts(conn),
     }
 
 
