@@ -80,8 +80,6 @@ from auditor.errors import InputError
 DEFAULT_AS_OF = date(2026, 11, 1)
 PLATFORMS = ("facebook", "instagram", "tiktok", "snapchat", "linkedin", "vcard")
 ROSTER_ROLES = frozenset({"pupil", "past_pupil", "contact"})
-CONNECTED_KINDS = frozenset({"friend", "follower", "following", "mutual", "request_sent", "connection",
-                             "contact", "close_friend"})
 
 
 # -- profiles ------------------------------------------------------------------------------------
@@ -97,6 +95,8 @@ class SchoolPlan:
 
 @dataclass(frozen=True)
 class Profile:
+    """The size and mix of one kind of world."""
+
     name: str
     schools: tuple[SchoolPlan, ...]
     leaver_years: int  # how many past summers of leavers the MIS still holds
@@ -461,7 +461,7 @@ def _birth_for_year_group(rng: random.Random, year_group: int, school_year: int)
 
 def _upn(la: str, estab: str, year: int, serial: int) -> str:
     """A well-formed UPN: check letter, LA, establishment, year of allocation, serial."""
-    body = f"{la}{estab}{year % 100:02d}{serial % 1000:03d}"
+    body = f"{la}{estab}{year % 100:02d}{serial:03d}"
     alphabet = "ABCDEFGHJKLMNPQRTUVWXYZ"
     total = sum(weight * int(ch) for weight, ch in enumerate(body, start=2))
     return alphabet[total % 23] + body
@@ -649,6 +649,30 @@ class RosterBuilder:
         family.children.append(child)
         return child
 
+    def give_upns(self, pupils: list[Person], schools: list[School]) -> None:
+        """Pupil numbers, and UPNs as the first school allocated them on entry to Reception: a
+        trust primary's own, or (for pupils who came from elsewhere, as every secondary pupil
+        did) another school's. Serials count per school and year, so no two pupils share one."""
+        serials: Counter[tuple[str, str, int]] = Counter()
+        rng = _rng(self.seed, "upn")
+        primaries = [s for s in schools if s.plan.phase == "primary"]
+        by_ref = {s.ref: s for s in schools}
+        for number, pupil in enumerate(pupils, start=1):
+            pupil.ref = f"P{number:06d}"
+            school = by_ref[pupil.school or ""]
+            reception = (pupil.birth.year if pupil.birth.month >= 9 else pupil.birth.year - 1) + 5
+            started_here = school.plan.phase == "primary" and pupil.admitted is not None \
+                and pupil.admitted.year <= reception and rng.random() < 0.97
+            if started_here:
+                la, estab = school.la, school.estab
+            elif primaries and rng.random() < 0.4:
+                first = rng.choice(primaries)
+                la, estab = first.la, first.estab
+            else:
+                la, estab = f"{rng.randrange(201, 940)}", f"{rng.randrange(2000, 3999)}"
+            serials[(la, estab, reception)] += 1
+            pupil.upn = _upn(la, estab, reception, serials[(la, estab, reception)])
+
     def build(self) -> Roster:
         schools = self.all_schools = self.schools()
         pupils: list[Person] = []
@@ -678,10 +702,7 @@ class RosterBuilder:
                 pupils.append(self.pupil(rng, school, birth, year, left))
         pupils.sort(key=lambda p: (p.school, p.left is not None, -(p.left or date.min).toordinal(),
                                    0 if p.year_group == "R" else int(p.year_group), p.surname, p.forename))
-        for number, pupil in enumerate(pupils, start=1):
-            pupil.ref = f"P{number:06d}"
-            school = next(s for s in schools if s.ref == pupil.school)
-            pupil.upn = _upn(school.la, school.estab, pupil.admitted.year if pupil.admitted else 2020, number)
+        self.give_upns(pupils, schools)
         contact_number = 0
         for family in self.families:
             for carer in family.carers:

@@ -23,8 +23,10 @@ from auditor.errors import InputError
 from auditor.generator import (
     DEFAULT_AS_OF,
     LAYOUTS,
+    PROFILES,
     Namer,
     Person,
+    RosterBuilder,
     deco_unicode,
     generate_world,
     make_typo,
@@ -153,6 +155,20 @@ def test_roster_reads_with_the_canonical_reader_without_a_single_issue(small):
     assert data.issues == []
     assert validate(consolidate(data)) == []
     assert all(upn_problem(r["upn"]) is None for r in read_csv(world / "roster" / "pupils.csv"))
+
+
+def test_trust_roster_has_the_benchmarks_size_and_one_upn_per_pupil():
+    """Issue 11's trust: 10 schools, about 8,400 pupils, 3,600 past pupils, 16,000 parents and
+    carers, 1,000 staff (the roster alone; the exports are measured by the benchmark)."""
+    roster = RosterBuilder(PROFILES["trust"], 1, DEFAULT_AS_OF, name_bank()).build()
+    on_roll = [p for p in roster.pupils if not p.left]
+    contacts = {c.person.ref for f in roster.families for c in f.carers}
+    assert len(roster.schools) == 10 and len(roster.staff) == 1000
+    assert abs(len(on_roll) - 8400) < 400 and abs(len(roster.pupils) - len(on_roll) - 3600) < 400
+    assert abs(len(contacts) - 16000) < 1600
+    upns = [p.upn for p in roster.pupils]
+    assert len(set(upns)) == len(upns) and not any(upn_problem(u) for u in upns)
+    assert len({p.ref for p in roster.pupils}) == len(roster.pupils)
 
 
 # -- importable, row for row ---------------------------------------------------------------------
