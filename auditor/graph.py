@@ -94,16 +94,15 @@ def household_corroboration(G: nx.MultiGraph, staff: tuple[str, int], account: t
     """
     bonus = 0.0
     reasons: list[str] = []
-    household = household_of(G, person)
-    if not household:
-        return 0.0, []
-    for other_account in G.neighbors(staff):
-        if other_account == account or other_account[0] != "account":
-            continue
-        for _, target, d in G.edges(other_account, data=True):
-            if d.get("type") == "identity" and target in household and d.get("weight", -99) >= min_weight:
+    # Walk from the (few) household members to the accounts that may be them, and ask whether
+    # this member of staff is connected to one: cheap however many contacts the staff has.
+    for member in sorted(household_of(G, person)):
+        for _, other_account, d in G.edges(member, data=True):
+            if (d.get("type") == "identity" and other_account != account and d.get("weight", -99) >= min_weight
+                    and G.has_edge(staff, other_account)):
                 bonus += HOUSEHOLD_BONUS
-                reasons.append(f"also connected to a household member (person {target[1]})")
+                reasons.append(f"also connected to a household member (person {member[1]})")
+                break
     return min(bonus, HOUSEHOLD_CAP), reasons[:3]
 
 
