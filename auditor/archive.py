@@ -125,8 +125,9 @@ def open_zip(path: Path, label: str, limits: Limits = DEFAULT_LIMITS) -> Archive
             try:
                 with zf.open(info) as handle:
                     data = _bounded(handle.read, min(limits.max_member_bytes, remaining), label, member_path)
-            except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, zlib.error, ValueError, struct.error) as exc:
-                raise InputError(f"{label}: {member_path} is damaged ({exc})") from None
+            except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, zlib.error, ValueError, struct.error,
+                    OSError) as exc:  # OSError: a header pointing before the start of the file
+                raise InputError(f"{label}: {member_path} is damaged ({type(exc).__name__})") from None
             except NotImplementedError:
                 raise InputError(f"{label}: {member_path} uses an unsupported compression method") from None
             except RuntimeError as exc:  # encrypted member without the flag set

@@ -8,16 +8,19 @@ import os
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from auditor.archive import Limits
 from auditor.db import Database
-from auditor.errors import ArchiveRefused, InputError
+from auditor.errors import ArchiveRefused, AuditorError, InputError
 from auditor.ingest import parse_export
 from tests.export_helpers import add_staff, fixture, import_json, kinds
 
@@ -286,3 +289,56 @@ def test_largest_inputs_stay_under_one_gigabyte(tmp_path):
     _text, peak = _peak(store, str(db), str(tmp_path / "staff.csv"), str(most))
     assert peak < 1024 ** 3
     assert time.monotonic() - started < 600
+
+
+# -- mutated fixtures ---------------------------------------------------------------------------
+def _fixture_members() -> list[Path]:
+    root = Path(__file__).parent / "fixtures" / "exports"
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(member=st.sampled_from(_fixture_members()), data=st.data())
+def test_mutated_fixtures_never_raise_anything_but_a_clear_error(tmp_path, member, data):
+    """Any fixture list with bytes flipped, cut, or repeated: rows or one clear error, never a
+    traceback, read as a loose file and inside a zip under its own path."""
+    original = bytearray(member.read_bytes())
+    how = data.draw(st.sampled_from(["flip", "cut", "splice"]))
+    if how == "flip" and original:
+        for _ in range(data.draw(st.integers(1, 8))):
+            at = data.draw(st.integers(0, len(original) - 1))
+            original[at] = data.draw(st.integers(0, 255))
+    elif how == "cut":
+        original = original[: data.draw(st.integers(0, len(original)))]
+    else:
+        at = data.draw(st.integers(0, len(original)))
+        original = original[:at] + original[at:at + 40] * data.draw(st.integers(2, 5)) + original[at:]
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    loose = folder / member.name
+    loose.write_bytes(bytes(original))
+    relative = member.relative_to(Path(__file__).parent / "fixtures" / "exports").parts[2:]
+    archive = make_zip(folder / "export.zip", {"/".join(relative): bytes(original)})
+    for path in (loose, archive):
+        try:
+            parse_export(path)
+        except AuditorError as exc:
+            assert str(exc) and "\n" not in str(exc).strip()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(folder=st.sampled_from(sorted({p.parent for p in _fixture_members()})), data=st.data())
+def test_damaged_zips_never_raise_anything_but_a_clear_error(tmp_path, folder, data):
+    """A fixture export zipped, then with bytes of the zip itself overwritten (headers, offsets,
+    compressed data): rows or one clear error."""
+    root = Path(__file__).parent / "fixtures" / "exports"
+    layout = root.joinpath(*folder.relative_to(root).parts[:2])
+    members = {p.relative_to(layout).as_posix(): p.read_bytes() for p in sorted(layout.rglob("*")) if p.is_file()}
+    work = Path(tempfile.mkdtemp(dir=tmp_path))
+    blob = bytearray(make_zip(work / "export.zip", members).read_bytes())
+    for _ in range(data.draw(st.integers(1, 6))):
+        blob[data.draw(st.integers(0, len(blob) - 1))] = data.draw(st.integers(0, 255))
+    (work / "export.zip").write_bytes(bytes(blob))
+    try:
+        parse_export(work / "export.zip")
+    except AuditorError as exc:
+        assert str(exc) and "\n" not in str(exc).strip()
