@@ -44,7 +44,8 @@ What makes the world realistic, without being tuned to any one dataset:
 - Layouts: mostly the current one per platform, with some older ones (Facebook 2018/2020,
   Instagram 2018/2020/2023/late 2025, TikTok user_data.json, Snapchat 2020, LinkedIn 2018,
   vCard 2.1 with quoted-printable), dated in their era; Meta's mojibake in Facebook and
-  Instagram JSON; ignored members (suggestions, HTML twins) beside the lists.
+  Instagram JSON; members that are not connections beside the lists (Facebook's friend
+  suggestions, Snapchat's HTML twin), and Instagram's dismissed suggestions, which are rows.
 
 Profiles: ``small`` (tests: two tiny schools, every layout once, well under a second),
 ``demo`` (two schools, a few hundred pupils, about 30 staff, a few seconds) and ``trust``
