@@ -520,6 +520,19 @@ PERSON_FIELDS = ("kind", "title", "legal_forename", "legal_surname", "preferred_
 ROLE_FIELDS = ("start_date", "end_date", "year_group", "job_title", "leaving_reason")
 
 
+def _could_be_same_pupil(a, b) -> bool:
+    """Two records sharing a UPN are one pupil unless their dates of birth differ or they share
+    neither forename nor surname (then the UPN is a data error, reported by validate())."""
+    if a.date_of_birth and b.date_of_birth and a.date_of_birth != b.date_of_birth:
+        return False
+
+    def folded(value) -> str:
+        return " ".join((value or "").lower().split())
+
+    return (folded(a.legal_surname) == folded(b.legal_surname) or folded(a.legal_forename) == folded(b.legal_forename)
+            or not (a.legal_surname and b.legal_surname))
+
+
 def _merged_fields(entries: list[RosterPerson]) -> dict:
     """Person fields from every entry of one ref: the first non-empty value of each."""
     values: dict = {}
@@ -601,15 +614,17 @@ def apply_roster(conn: Connection, data: RosterData, source_label: str, on: date
         old_points.setdefault(r.person_id, []).append((r.kind, r.value))
 
     # One group of entries per person: by ref, and two pupil refs with one UPN are one pupil
-    # (validate() reported it); a second kind for one ref is skipped (reported too).
+    # when nothing else contradicts it (validate() reported it); a UPN on two pupils with
+    # different dates of birth or names is a data error, and they stay two people.
     groups: dict[str, list[RosterPerson]] = {}
     same_pupil: dict[str, str] = {}
-    first_by_upn: dict[str, str] = {}
+    first_by_upn: dict[str, RosterPerson] = {}
     for p in data.people:
         ref = p.ref
         if p.kind == "pupil" and p.upn:
-            ref = first_by_upn.setdefault(p.upn.strip().upper(), ref)
-            if ref != p.ref:
+            first = first_by_upn.setdefault(p.upn.strip().upper(), p)
+            if first.ref != p.ref and _could_be_same_pupil(first, p):
+                ref = first.ref
                 same_pupil[p.ref] = ref
         entries = groups.setdefault(ref, [])
         if not entries or entries[0].kind == p.kind:
@@ -626,7 +641,8 @@ def apply_roster(conn: Connection, data: RosterData, source_label: str, on: date
         before = existing.get(ref)
         if before is None and fields["kind"] == "pupil" and fields["upn"]:
             owners = upn_owners.get(fields["upn"], [])
-            if len(owners) == 1:  # the UPN is a strong identifier: same pupil, other source or ref
+            if len(owners) == 1 and _could_be_same_pupil(by_id[owners[0]], entries[0]):
+                # the UPN is a strong identifier: the same pupil, from another source or ref
                 before = by_id[owners[0]]
         if before is not None and before.kind != fields["kind"]:
             summary.issues.append(f"roster: reference {ref} is a {before.kind} in the database and a "
