@@ -406,7 +406,10 @@ def read_contacts(path: Path, data: RosterData, options: dict) -> None:
 def _headings(path: Path) -> list[str]:
     with open(path, "rb") as handle:
         first = handle.readline(65536)
-    return [_key(h) for h in next(csv.reader([decode_text(first)]), [])]
+    try:  # a file saved with CR line endings holds several rows in this "line"
+        return [_key(h) for h in next(csv.reader(io.StringIO(decode_text(first), newline="")), [])]
+    except csv.Error:  # not CSV: not a file this reader recognises
+        return []
 
 
 def _file(folder: Path, options: dict, kind: str) -> Path:
