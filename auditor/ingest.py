@@ -11,9 +11,10 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -277,10 +278,33 @@ def parse_export(path: Path, label: str | None = None, limits: Limits = DEFAULT_
     if not parsed.layouts:  # nothing listed anyone: name the layouts of the members read
         parsed.layouts = list(dict.fromkeys(m["layout"] for m in parsed.members))
     parsed.records = merge_mutual(parsed.records)
+    for item in (*parsed.records, *parsed.owners):
+        _make_storable(item)
+    parsed.warnings = _storable(parsed.warnings)
     if len(parsed.warnings) > MAX_WARNINGS:
         extra = len(parsed.warnings) - MAX_WARNINGS
         parsed.warnings = parsed.warnings[:MAX_WARNINGS] + [f"... and {extra} more warnings"]
     return parsed
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(value):
+    """Text every database can store: a NUL (PostgreSQL refuses it) or a lone surrogate (JSON's
+    "\\ud800", not encodable as UTF-8) becomes U+FFFD; found by fuzzing."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value) if _UNSTORABLE.search(value) else value
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    return value
+
+
+def _make_storable(item: ContactRecord | OwnerInfo) -> None:
+    for spec in fields(item):
+        setattr(item, spec.name, _storable(getattr(item, spec.name)))
 
 
 def account_key(rec: ContactRecord) -> str:
@@ -347,7 +371,7 @@ def store_export(conn: Connection, run_id: int, staff_id: int, parsed: ParsedExp
     files = ImportedFile.__table__
     owner = parsed.owners[0] if parsed.owners else None
     result = conn.execute(files.insert().values(
-        run_id=run_id, staff_id=staff_id, kind="export", path=path_label, sha256=parsed.sha256,
+        run_id=run_id, staff_id=staff_id, kind="export", path=_storable(path_label), sha256=parsed.sha256,
         platform=",".join(parsed.platforms), layout=",".join(parsed.layouts),
         rows=len(parsed.records), skipped=parsed.skipped, warnings=parsed.warnings,
         members=parsed.members,
