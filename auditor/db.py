@@ -6,6 +6,7 @@ through SQLAlchemy, and the same migrations bring either up to date.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -187,6 +188,40 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _is_datetime(column: sa.Column) -> bool:
+    kind = column.type
+    impl = getattr(kind, "impl", kind)
+    return isinstance(kind, sa.DateTime) or isinstance(impl, sa.DateTime)
+
+
+def fast_insert(conn: Connection, table: sa.Table, rows: list[dict]) -> None:
+    """Insert many rows without SQLAlchemy's per-value type processing (the import's hot path):
+    JSON is dumped and datetimes are made UTC here, once, in the form each database stores
+    (SQLite: the text SQLAlchemy itself writes; PostgreSQL: aware datetimes)."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    json_columns = [c for c in columns if isinstance(table.c[c].type, sa.JSON)]
+    time_columns = [c for c in columns if _is_datetime(table.c[c])]
+    sqlite = conn.dialect.name == "sqlite"
+    if json_columns or time_columns:
+        converted = []
+        for row in rows:
+            row = dict(row)
+            for c in json_columns:
+                value = row[c]
+                row[c] = None if value is None else json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+            for c in time_columns:
+                value = row[c]
+                if value is not None:
+                    value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+                    row[c] = value.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else value
+            converted.append(row)
+        rows = converted
+    plain = sa.table(table.name, *(sa.column(c) for c in columns))
+    conn.execute(plain.insert(), rows)
 
 
 def utcnow() -> datetime:

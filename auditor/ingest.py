@@ -10,11 +10,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
+import os
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from auditor import auditlog
 from auditor.archive import DEFAULT_LIMITS, Archive, Limits, Member, open_export
 from auditor.connector import MAX_JSON_PARSE_BYTES, Context, ExportConnector, Handler, decode_text, parse_json_text
-from auditor.db import Database, utcnow
+from auditor.db import Database, fast_insert, utcnow
 from auditor.errors import AuditorError, InputError, NotFound
 from auditor.models import Account, ImportedFile, ImportRun, Person, StaffAccount
 from auditor.models import Connection as ConnectionRow
@@ -302,18 +302,31 @@ def _storable(value):
     return value
 
 
+_TEXT_FIELDS = {
+    ContactRecord: ("display_name", "display_name_raw", "username", "profile_url", "platform_id", "member", "layout"),
+    OwnerInfo: ("name", "username", "platform_id"),
+}
+
+
 def _make_storable(item: ContactRecord | OwnerInfo) -> None:
-    for spec in fields(item):
-        setattr(item, spec.name, _storable(getattr(item, spec.name)))
+    for name in _TEXT_FIELDS[type(item)]:
+        value = getattr(item, name)
+        if value is not None and _UNSTORABLE.search(value):
+            setattr(item, name, _UNSTORABLE.sub("\ufffd", value))
+    if isinstance(item, ContactRecord):
+        if item.phones:
+            item.phones = _storable(item.phones)
+        if item.emails:
+            item.emails = _storable(item.emails)
+        if item.extra:
+            item.extra = _storable(item.extra)
 
 
 def account_key(rec: ContactRecord) -> str:
     """A digest of everything the export says about the account (see ``Account``)."""
-    body = json.dumps(
-        [rec.platform_id, rec.username, rec.display_name, sorted(rec.phones), sorted(rec.emails)],
-        ensure_ascii=False, separators=(",", ":"),
-    )
-    return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
+    body = "\x1f".join([rec.platform_id or "\x00", rec.username or "\x00", rec.display_name or "\x00",
+                        "\x1e".join(sorted(rec.phones)), "\x1e".join(sorted(rec.emails))])
+    return hashlib.blake2b(body.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def staff_person_id(conn: Connection, staff_ref: str) -> int:
@@ -348,7 +361,7 @@ def _upsert_accounts(conn: Connection, records: Sequence[ContactRecord]) -> list
             load(platform, platform_keys[start:start + 500])
     missing = [k for k in wanted if k not in ids]
     if missing:
-        conn.execute(table.insert(), [
+        fast_insert(conn, table, [
             {
                 "platform": k[0], "key": k[1], "username": wanted[k].username,
                 "display_name_raw": wanted[k].display_name_raw, "display_name": wanted[k].display_name,
@@ -382,7 +395,7 @@ def store_export(conn: Connection, run_id: int, staff_id: int, parsed: ParsedExp
     file_id = result.inserted_primary_key[0]
     if parsed.records:
         account_ids = _upsert_accounts(conn, parsed.records)
-        conn.execute(ConnectionRow.__table__.insert(), [
+        fast_insert(conn, ConnectionRow.__table__, [
             {
                 "file_id": file_id, "staff_id": staff_id, "account_id": account_id, "kind": rec.kind,
                 "direction": rec.direction, "connected_at": rec.connected_at, "member": rec.member,
@@ -422,51 +435,111 @@ def _imported_member_hashes(conn: Connection, staff_id: int) -> frozenset[str]:
     return frozenset(hashes)
 
 
-def import_one(db: Database, run_id: int, staff_ref: str, path: Path, label: str,
-               limits: Limits = DEFAULT_LIMITS) -> FileResult:
-    """Import one file for one member of staff; refusals come back as a result, not raised."""
+def _parse_job(job: tuple[Path, str, Limits]) -> ParsedExport | AuditorError:
+    """Parse one file, returning a refusal instead of raising it (runs in worker processes)."""
+    path, label, limits = job
+    try:
+        return parse_export(path, label, limits)
+    except AuditorError as exc:
+        return exc
+
+
+def _parsed_in_order(jobs: list[tuple[Path, str, Limits]]):
+    """Parse files in worker processes while the caller stores them, in the order given.
+
+    Parsing is most of an import's work and needs no database, so with two or more cores the
+    files are parsed ahead (a few at a time, to bound memory) by a process pool."""
+    workers = min(4, os.cpu_count() or 1)
+    if len(jobs) < 8 or workers < 2:
+        for job in jobs:
+            yield _parse_job(job)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        window = workers * 3
+        pending = [pool.submit(_parse_job, job) for job in jobs[:window]]
+        for index in range(len(jobs)):
+            result = pending[index].result()
+            pending[index] = None  # let the parsed export go once it is stored
+            if index + window < len(jobs):
+                pending.append(pool.submit(_parse_job, jobs[index + window]))
+            yield result
+
+
+def _drop_members_already_imported(parsed: ParsedExport, known: frozenset[str]) -> None:
+    """Split downloads repeat a list in several parts: a member with the same content as one
+    already imported for this member of staff is not imported twice."""
+    repeated = {m["member"] for m in parsed.members if m.get("sha256") in known and m.get("rows")}
+    if not repeated:
+        return
+    parsed.records = [r for r in parsed.records if r.member not in repeated]
+    for member in sorted(repeated):
+        parsed.warnings.append(f"{member}: already imported from another part; skipped")
+
+
+def store_one(db: Database, run_id: int, staff_ref: str, parsed: ParsedExport | AuditorError,
+              label: str) -> FileResult:
+    """Store one parsed file for one member of staff; refusals come back as a result."""
     result = FileResult(path=label, staff_ref=staff_ref)
+    if isinstance(parsed, AuditorError):
+        result.status, result.error = "refused", str(parsed)
+        return result
+    result.sha256 = parsed.sha256
+    result.platform = ",".join(parsed.platforms) or None
+    result.layout = ",".join(parsed.layouts) or None
     try:
         with db.begin() as conn:
             staff_id = staff_person_id(conn, staff_ref)
-            known = _imported_member_hashes(conn, staff_id)
-        parsed = parse_export(path, label, limits, skip_member_hashes=known)
-        result.sha256 = parsed.sha256
-        result.platform = ",".join(parsed.platforms) or None
-        result.layout = ",".join(parsed.layouts) or None
-        with db.begin() as conn:
             files = ImportedFile.__table__
-            existing = conn.execute(sa.select(files.c.rows, files.c.skipped, files.c.platform, files.c.layout).where(
+            existing = conn.execute(sa.select(files.c.rows, files.c.skipped).where(
                 files.c.staff_id == staff_id, files.c.sha256 == parsed.sha256, files.c.kind == "export")).first()
             if existing is not None:
                 result.status = "unchanged"
                 result.rows, result.skipped = existing.rows, existing.skipped
                 result.warnings = ["already imported (same sha256); nothing changed"]
                 return result
+            _drop_members_already_imported(parsed, _imported_member_hashes(conn, staff_id))
             store_export(conn, run_id, staff_id, parsed, label)
             auditlog.append(conn, "import", subject=staff_ref, details={
                 "sha256": parsed.sha256, "platform": result.platform, "rows": len(parsed.records)})
-        result.rows, result.skipped, result.warnings = len(parsed.records), parsed.skipped, parsed.warnings
     except AuditorError as exc:
         if isinstance(exc, NotFound):
             raise
         result.status, result.error = "refused", str(exc)
+        return result
+    result.rows, result.skipped, result.warnings = len(parsed.records), parsed.skipped, parsed.warnings
     return result
+
+
+def import_one(db: Database, run_id: int, staff_ref: str, path: Path, label: str,
+               limits: Limits = DEFAULT_LIMITS) -> FileResult:
+    """Import one file for one member of staff; refusals come back as a result, not raised."""
+    with db.begin() as conn:
+        staff_person_id(conn, staff_ref)
+    return store_one(db, run_id, staff_ref, _parse_job((path, label, limits)), label)
+
+
+def _import_all(db: Database, items: list[tuple[str, Path, str]], progress: Progress, limits: Limits) -> list[FileResult]:
+    run_id = begin_run(db, "export")
+    results = []
+    progress.start("importing exports", len(items))
+    jobs = [(path, label, limits) for _, path, label in items]
+    for (staff_ref, _path, label), parsed in zip(items, _parsed_in_order(jobs), strict=True):
+        results.append(store_one(db, run_id, staff_ref, parsed, label))
+        progress.advance()
+    progress.finish()
+    finish_run(db, run_id, "done", _summary(results))
+    return results
 
 
 def import_files(db: Database, staff_ref: str, paths: Sequence[Path], progress: Progress = NULL_PROGRESS,
                  limits: Limits = DEFAULT_LIMITS) -> list[FileResult]:
     with db.begin() as conn:
         staff_person_id(conn, staff_ref)
-    run_id = begin_run(db, "export")
-    results = []
-    progress.start("importing exports", len(paths))
-    for path in paths:
-        results.append(import_one(db, run_id, staff_ref, Path(path), str(path), limits))
-        progress.advance()
-    progress.finish()
-    finish_run(db, run_id, "done", _summary(results))
-    return results
+    return _import_all(db, [(staff_ref, Path(p), str(p)) for p in paths], progress, limits)
 
 
 def read_manifest(manifest: Path) -> list[tuple[str, Path, str]]:
@@ -498,15 +571,7 @@ def import_manifest(db: Database, manifest: Path, progress: Progress = NULL_PROG
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise NotFound(f"{manifest}: {len(missing)} staff_ref(s) not on the staff list: {shown}")
-    run_id = begin_run(db, "export")
-    results = []
-    progress.start("importing exports", len(rows))
-    for staff_ref, path, written in rows:
-        results.append(import_one(db, run_id, staff_ref, path, written, limits))
-        progress.advance()
-    progress.finish()
-    finish_run(db, run_id, "done", _summary(results))
-    return results
+    return _import_all(db, rows, progress, limits)
 
 
 def _staff_exists(conn: Connection, staff_ref: str) -> bool:
