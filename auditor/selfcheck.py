@@ -2,15 +2,19 @@
 with no database, no network and no roster names.
 
 The DSL runs ``build_kit`` (``auditor selfcheck-kit``). It takes the matcher's own roster index
-(``RosterIndex`` over ``load_roster`` on the audit date) and writes every key the matcher looks
-people up by — forenames with their nickname and spelling forms, surnames and their parts,
-phonetic name pairs, E.164 phones, e-mails, the handle-splitting lexicon — as HMAC-SHA256 digests
-under a fresh random key, plus, for each roster person, an anonymous *slot*: digests of their
-names, middle names, title, initials and birth year, their kind (pupil / contact / staff), a coarse
-age band, the policy rules they fall under for a member of staff of the kit's school (with a
-category such as "current pupil"), the school weight the audit would add, and household links
-between slots. Slots are shuffled and padded with decoys so the kit shows neither roster order
-nor its exact size. The kit holds no names, dates of birth, refs, school names or paths.
+(``RosterIndex`` over ``load_roster`` on the audit date) and carries every dictionary the matcher
+looks people up by — forenames with their nickname and spelling forms, surnames and their parts,
+phonetic name pairs, forename + birth year, E.164 phones, e-mails, the handle-splitting lexicons,
+term frequencies — with keys as HMAC-SHA256 digests under a fresh random key (generically: a new
+dictionary in the index travels without a change here; a field of unknown shape stops the build).
+Each roster person becomes an anonymous *slot*, in shuffled order: digests of their names, middle
+names, title, initials and birth year, short digests of their names with one letter deleted (a
+typo pre-check), their kind (pupil / contact / staff), an age stand-in (the oldest age the
+matcher's platform-age evidence cannot tell from theirs), birth-year stand-ins (``YearStandins``),
+the policy rules they fall under for a member of staff of the kit's school (with a category such
+as "current pupil"), the school weight the audit would add, and household links between slots.
+The kit holds no names, dates of birth, refs, school names or paths. It does show the roster's
+size: the matcher's prior and term frequencies need it, so decoy slots would hide nothing.
 
 The member of staff runs ``check`` (``auditor self-check``). Their exports are read by the same
 connectors (``parse_export``), each contact is read by the matcher's own ``account_readings``
