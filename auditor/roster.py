@@ -17,6 +17,7 @@ derived, never stored (``households``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -33,7 +34,7 @@ from auditor.db import Database, utcnow
 from auditor.errors import ConfigError, InputError
 from auditor.models import ContactPoint, ImportRun, Person, PupilContact, Role, School
 from auditor.registry import roster_connectors
-from auditor.text import normalise_email, normalise_phone
+from auditor.text import normalise_email, normalise_phone, storable
 from auditor.version import __version__ as TOOL_VERSION
 
 
@@ -833,8 +834,26 @@ def import_roster(db: Database, paths: Sequence[Path], strict: bool = False, opt
     return import_data(db, data, strict=strict, on=on)
 
 
+def _check_reference_lengths(data: RosterData) -> None:
+    """References longer than their column are refused in one line (PostgreSQL enforces the
+    length; SQLite would keep them); found by fuzzing."""
+    school_limit, person_limit = School.__table__.c.ref.type.length, Person.__table__.c.ref.type.length
+    schools = {s.ref for s in data.schools} | {p.school_ref for p in data.people if p.school_ref}
+    long_school = next((ref for ref in sorted(schools) if len(ref) > school_limit), None)
+    if long_school is not None:
+        raise InputError(f"roster: a school reference is longer than {school_limit} characters "
+                         f"({long_school[:40]!r}...)", hint="use the school's short reference (e.g. its URN)")
+    if any(len(p.ref) > person_limit for p in data.people):
+        raise InputError(f"roster: a person reference (pupil_id, contact_id or staff_id) is longer than "
+                         f"{person_limit} characters")
+
+
 def import_data(db: Database, data: RosterData, strict: bool = False, on: date | None = None) -> ChangeSummary:
     """Check roster data already read (files or an API) and write it in one transaction."""
+    for item in (*data.schools, *data.people, *data.links):  # a NUL or lone surrogate cannot be stored
+        for spec in dataclasses.fields(item):
+            setattr(item, spec.name, storable(getattr(item, spec.name)))
+    _check_reference_lengths(data)
     data.issues.extend(validate(data))
     if strict and data.issues:
         raise ConfigError([str(i) for i in data.issues[:20]] + (

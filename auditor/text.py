@@ -182,3 +182,18 @@ def parse_datetime(value: str | None, formats: tuple[str, ...]) -> datetime | No
 
 def nfkc(value: str) -> str:
     return unicodedata.normalize("NFKC", value)
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value):
+    """Text every database can store, in a str, list or dict: a NUL (PostgreSQL refuses it) or a
+    lone surrogate (from JSON's "\\ud800"; not UTF-8 at all) becomes U+FFFD. Found by fuzzing."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value) if _UNSTORABLE.search(value) else value
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    return value

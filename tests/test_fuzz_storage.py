@@ -92,3 +92,54 @@ def test_any_text_an_export_carries_is_stored_or_refused(db):
     assert FIGURES["imported"] > 0 and stored > 0
     print(f"\nstorage fuzzing ({PROFILE}, {db.engine.dialect.name}): {FIGURES['cases']} cases; "
           f"{FIGURES['imported']} imported, {FIGURES['unchanged']} unchanged, {FIGURES['refused']} refused in one line")
+
+
+@st.composite
+def rosters(draw) -> list[list[str]]:
+    """pupils.csv rows (after the heading) with odd text in every name field."""
+    rows = []
+    for number in range(draw(st.integers(1, 5))):
+        rows.append([f"P9{number:03d}", "", draw(ODD_TEXT), draw(ODD_TEXT), draw(ODD_TEXT), draw(ODD_TEXT),
+                     draw(st.sampled_from(["2012-03-14", "", "31/02/2011", "1900-01-01"])), draw(ODD_TEXT),
+                     draw(st.sampled_from(["8", "R", "", "13"])), "", ""])
+    return rows
+
+
+def test_any_text_a_roster_carries_is_stored_or_refused(db):
+    """The roster's way in: files (CSV with NUL characters, undecodable bytes) and data read from
+    an API (where JSON can carry lone surrogates) are stored, or refused in one line."""
+    from auditor.errors import AuditorError
+    from auditor.roster import RosterData, RosterPerson, import_data
+
+    initialise(db, "default", Config())
+    heading = ("pupil_id,upn,legal_forename,legal_surname,preferred_forename,middle_names,date_of_birth,school,"
+               "year_group,admission_date,leaving_date")
+    outcomes: Counter = Counter()
+
+    @STORE
+    @given(rows=rosters(), surrogate=ODD_TEXT)
+    def check(rows: list[list[str]], surrogate: str):
+        folder = Path(tempfile.mkdtemp(prefix="fuzz-roster-store-"))
+        try:
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\r\n").writerows(rows)
+            (folder / "pupils.csv").write_bytes((heading + "\r\n" + out.getvalue()).encode("utf-8", "surrogatepass"))
+            try:
+                import_roster(db, [folder], options={"partial": True})
+                outcomes["stored"] += 1
+            except AuditorError as exc:
+                assert "\n" not in str(exc)
+                outcomes["refused"] += 1
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        data = RosterData(source="wonde", people=[RosterPerson(ref=f"W{surrogate!r}"[:40], kind="pupil",
+                                                               legal_forename=surrogate, legal_surname=surrogate)])
+        import_data(db, data)
+        outcomes["stored"] += 1
+
+    check()
+    with db.engine.connect() as conn:
+        names = [r[0] for r in conn.execute(sa.text("SELECT legal_forename FROM person"))]
+    assert names and not any("\0" in (n or "") for n in names)
+    print(f"\nroster storage fuzzing ({PROFILE}, {db.engine.dialect.name}): {sum(outcomes.values())} imports; "
+          f"{outcomes['stored']} stored, {outcomes['refused']} refused in one line")
