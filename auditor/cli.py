@@ -1025,6 +1025,10 @@ def self_check(kit_path: Path, files: tuple[Path, ...], as_json: bool, out: Path
         except OSError as exc:
             raise InputError(f"{out}: cannot write ({exc.strerror or exc})") from None
         click.echo(f"wrote {out}", err=True)
+    if result.refused:
+        click.echo(f"error: {len(result.refused)} of {len(result.files)} file(s) could not be read; "
+                   "the others were checked", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover

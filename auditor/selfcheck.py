@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from auditor.errors import ExpiredError, InputError
+from auditor.errors import AuditorError, ExpiredError, InputError
 from auditor.match.engine import (
     DEFAULT_THRESHOLDS,
     MATCHER_VERSION,
@@ -115,7 +115,7 @@ class Hasher:
         found = self._cache.get(item)
         if found is None:
             digest = hmac.digest(self.key, f"{label}\x1f{text}".encode(), "sha256")[:size].hex()
-            if len(self._cache) < 2_000_000:
+            if len(self._cache) < 300_000:
                 self._cache[item] = digest
             found = digest
         return found
@@ -250,7 +250,6 @@ def _is_number(value) -> bool:
 
 def _index_tables(index: RosterIndex, digest: Hasher, slot_of: list[int]) -> dict:
     """The index's dictionaries with hashed keys and slots for entry numbers (see _INDEX_*)."""
-    from auditor.errors import AuditorError
 
     blocks: dict[str, dict] = {}
     numbers: dict[str, dict] = {}
@@ -615,7 +614,7 @@ class KitIndex(RosterIndex):
         if found is None:
             d = self.kit.digest
             found = {d(kind, w): w for w in one_edit(word)}
-            if len(self._typo_maps) < 20_000:
+            if len(self._typo_maps) < 2_000:
                 self._typo_maps[item] = found
         return found
 
@@ -708,6 +707,10 @@ class SelfCheckResult:
     findings: list[SelfCheckFinding]
     notes: list[str]
 
+    @property
+    def refused(self) -> list[dict]:
+        return [f for f in self.files if "error" in f]
+
     def as_json(self) -> dict:
         return {
             "kit": {"as_of": self.kit_as_of.isoformat(), "expires": self.kit_expires.isoformat(),
@@ -763,8 +766,14 @@ def check(kit: Kit | dict | Path, paths: Sequence[Path], today: date) -> SelfChe
     views: list[AccountView] = []
     rows: list[_Row] = []
     files: list[dict] = []
+    refused: list[str] = []
     for path in paths:
-        parsed = parse_export(Path(path), str(path))
+        try:
+            parsed = parse_export(Path(path), str(path))
+        except AuditorError as exc:  # one unreadable file does not hide what the others say
+            files.append({"path": str(path), "error": str(exc)})
+            refused.append(str(exc))
+            continue
         files.append({"path": str(path), "platform": ",".join(parsed.platforms), "rows": len(parsed.records),
                       "skipped": parsed.skipped, "warnings": parsed.warnings})
         for rec in parsed.records:
@@ -776,6 +785,9 @@ def check(kit: Kit | dict | Path, paths: Sequence[Path], today: date) -> SelfChe
                                          tuple(rec.phones or ()), tuple(rec.emails or ())))
             rows.append(_Row(number, rec.kind, rec.platform, rec.display_name, rec.username, str(path)))
 
+    if len(refused) == len(paths):
+        raise InputError(refused[0] if len(refused) == 1 else f"none of the {len(paths)} files could be read: "
+                         + "; ".join(refused[:3]))
     index = KitIndex(kit)
     candidates: dict[int, list[Candidate]] = {}
     for view in views:
@@ -878,6 +890,9 @@ def render_text(result: SelfCheckResult) -> str:
     lines = [f"Self-check against policy {result.policy} (roster of {result.kit_as_of.isoformat()}; "
              f"kit valid until {result.kit_expires.isoformat()})"]
     for f in result.files:
+        if "error" in f:
+            lines.append(f"  NOT READ: {f['error']}")
+            continue
         lines.append(f"  read {f['path']}: {f['platform'] or 'nothing'}, {f['rows']} entries"
                      + (f", {f['skipped']} skipped" if f["skipped"] else ""))
     lines.append(f"  {result.contacts} contacts checked; nothing was sent or saved.")

@@ -347,6 +347,15 @@ def test_what_is_not_a_kit_is_refused_in_one_line(school, tmp_path: Path) -> Non
     assert code != 0 and "Traceback" not in out
 
 
+def test_one_unreadable_file_does_not_hide_the_others(school, tmp_path: Path) -> None:
+    junk = tmp_path / "holiday-photo.json"
+    junk.write_text('{"camera": "x"}')
+    code, out = run_self_check(school["kit"], [junk, *school["exports"]])
+    assert code == InputError.exit_code
+    assert "holiday-photo.json" in out and "zephyrinequillbottom2014" in out
+    assert "could not be read" in out and "Traceback" not in out
+
+
 def test_commands_explain_themselves() -> None:
     runner = CliRunner()
     for command in ("self-check", "selfcheck-kit"):
