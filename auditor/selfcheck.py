@@ -258,7 +258,7 @@ def _index_tables(index: RosterIndex, digest: Hasher, slot_of: list[int]) -> dic
     for name, value in vars(index).items():
         if name in _INDEX_SKIPPED or name in _INDEX_DERIVED:
             continue
-        if _is_number(value) or isinstance(value, str):
+        if _is_number(value) or isinstance(value, bool):
             scalars[name] = value
         elif isinstance(value, dict) and all(
                 isinstance(v, list | tuple | set | frozenset) and all(isinstance(i, int) for i in v) for v in value.values()):
@@ -837,7 +837,8 @@ def check(kit: Kit | dict | Path, paths: Sequence[Path], today: date) -> SelfChe
             category=kit.categories[category], severity=severity, status=status, rule=rule.id,
             clause=rule.clause, action=ACTIONS.get((severity, status), ""), relationships=[row.kind],
             files=[row.file], confidence=1.0 / (1.0 + 2.0 ** (-weight)),
-            evidence=[f"{ev.comparison}: {ev.level}" for ev in c.evidence if ev.weight or ev.comparison == "rarity"],
+            evidence=[f"{ev.comparison}: {ev.level}" for ev in c.evidence
+                      if (ev.weight > 0 or ev.comparison == "rarity") and ev.comparison != "platform"],
         )
         held = per_account.get(row.account)
         if held is None:

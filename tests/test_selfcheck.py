@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import DEV_WORLD
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditor import selfcheck
 from auditor.cli import main
@@ -354,6 +356,26 @@ def test_one_unreadable_file_does_not_hide_the_others(school, tmp_path: Path) ->
     assert code == InputError.exit_code
     assert "holiday-photo.json" in out and "zephyrinequillbottom2014" in out
     assert "could not be read" in out and "Traceback" not in out
+
+
+def test_a_kit_of_another_format_is_refused(school, tmp_path: Path) -> None:
+    other = json.loads(school["kit"].read_text())
+    other["format"] = other["format"] + 1
+    path = tmp_path / "newer.json"
+    path.write_text(json.dumps(other))
+    code, out = run_self_check(path, school["exports"])
+    assert code == InputError.exit_code and "format" in out and "ask your DSL" in out
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=12), st.data())
+@settings(max_examples=200, deadline=None)
+def test_names_one_typing_error_apart_always_share_a_near_digest(word: str, data) -> None:
+    """The typo pre-check must never rule out a one-edit misspelling (else the audit's fuzzy
+    match would be missed), and the misspelling must be among the variants tried."""
+    typo = data.draw(st.sampled_from(sorted(selfcheck.one_edit(word))))
+    digest = selfcheck.Hasher(b"k" * 32)
+    assert set(selfcheck.near_digests(digest, word)) & set(selfcheck.near_digests(digest, typo))
+    assert word in selfcheck.one_edit(typo)
 
 
 def test_commands_explain_themselves() -> None:
