@@ -444,6 +444,28 @@ def _parse_job(job: tuple[Path, str, Limits]) -> ParsedExport | AuditorError:
         return exc
 
 
+def _die_with_parent() -> None:
+    """Worker initialiser: a parser process must not outlive an import that was killed."""
+    parent = os.getppid()
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _parsed_in_order(jobs: list[tuple[Path, str, Limits]]):
     """Parse files in worker processes while the caller stores them, in the order given.
 
@@ -458,7 +480,7 @@ def _parsed_in_order(jobs: list[tuple[Path, str, Limits]]):
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent) as pool:
         window = workers * 3
         pending = [pool.submit(_parse_job, job) for job in jobs[:window]]
         for index in range(len(jobs)):
