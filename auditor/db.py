@@ -224,6 +224,20 @@ def fast_insert(conn: Connection, table: sa.Table, rows: list[dict]) -> None:
     conn.execute(plain.insert(), rows)
 
 
+def allocate_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:
+    """Reserve ``count`` primary keys for rows about to be inserted in this transaction, so a
+    bulk insert needs no read-back. PostgreSQL takes them from the table's sequence; SQLite
+    holds the write lock by now (the caller has written in this transaction), so max(id) is ours."""
+    if count <= 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(sa.text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+                                    "FROM generate_series(1, :n)"), {"n": count})
+        return [r[0] for r in rows]
+    start = (conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0) + 1
+    return list(range(start, start + count))
+
+
 def utcnow() -> datetime:
     """Wall-clock time for records of *when something was done* (never for audit logic)."""
     return _now()

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from auditor import auditlog
 from auditor.archive import DEFAULT_LIMITS, Archive, Limits, Member, open_export
 from auditor.connector import MAX_JSON_PARSE_BYTES, Context, ExportConnector, Handler, decode_text, parse_json_text
-from auditor.db import Database, fast_insert, utcnow
+from auditor.db import Database, allocate_ids, fast_insert, utcnow
 from auditor.errors import AuditorError, InputError, NotFound
 from auditor.models import Account, ImportedFile, ImportRun, Person, StaffAccount
 from auditor.models import Connection as ConnectionRow
@@ -361,21 +361,17 @@ def _upsert_accounts(conn: Connection, records: Sequence[ContactRecord]) -> list
             load(platform, platform_keys[start:start + 500])
     missing = [k for k in wanted if k not in ids]
     if missing:
+        new_ids = allocate_ids(conn, table, len(missing))
         fast_insert(conn, table, [
             {
-                "platform": k[0], "key": k[1], "username": wanted[k].username,
+                "id": new_id, "platform": k[0], "key": k[1], "username": wanted[k].username,
                 "display_name_raw": wanted[k].display_name_raw, "display_name": wanted[k].display_name,
                 "profile_url": wanted[k].profile_url, "platform_id": wanted[k].platform_id,
                 "phones": wanted[k].phones or [], "emails": wanted[k].emails or [], "purged": False,
             }
-            for k in missing
+            for k, new_id in zip(missing, new_ids, strict=True)
         ])
-        todo: dict[str, list[str]] = defaultdict(list)
-        for platform, key in missing:
-            todo[platform].append(key)
-        for platform, platform_keys in todo.items():
-            for start in range(0, len(platform_keys), 500):
-                load(platform, platform_keys[start:start + 500])
+        ids.update(zip(missing, new_ids, strict=True))
     return [ids[k] for k in keys]
 
 
