@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -207,6 +208,8 @@ def world(tmp_path_factory) -> Path:
 def test_sigkill_at_random_moments_leaves_a_consistent_rerunnable_database(world: Path, tmp_path: Path):
     rng = random.Random(SEED)
     zygote = Zygote(tmp_path)
+    watchdog = threading.Timer(1500, zygote.proc.kill)  # a stuck child fails the test instead of hanging CI
+    watchdog.start()
     figures: Counter = Counter()
     try:
         base = tmp_path / "baseline.db"
@@ -243,6 +246,7 @@ def test_sigkill_at_random_moments_leaves_a_consistent_rerunnable_database(world
         out = tmp_path / "work.json"
         for phase in ("roster", "import", "audit"):
             while figures[f"{phase} kills"] < TARGET[phase]:
+                assert figures[f"{phase} finished before the kill"] < 10 * TARGET[phase], "kills never land"
                 copy_db(snaps[phase], work)
                 out.unlink(missing_ok=True)
                 for _ in range(rng.choice((1, 1, 2, 3))):  # a chain: killed again while recovering
@@ -269,6 +273,7 @@ def test_sigkill_at_random_moments_leaves_a_consistent_rerunnable_database(world
         executable = Path(sys.executable).with_name("auditor")
         exec_seconds = None
         while figures["executable kills"] < EXEC_KILLS:
+            assert figures["executable finished before the kill"] < 10 * EXEC_KILLS, "kills never land"
             copy_db(snaps["import"], work)
             started = time.perf_counter()
             proc = subprocess.Popen([str(executable), *phase_args(work, "import", out)], cwd=tmp_path,
@@ -289,6 +294,7 @@ def test_sigkill_at_random_moments_leaves_a_consistent_rerunnable_database(world
             assert zygote.run(phase_args(work, "import", out))[1] == 0
             assert snapshot(work) == expected["import"]
     finally:
+        watchdog.cancel()
         zygote.close()
     kills = sum(v for k, v in figures.items() if k.endswith(" kills"))
     print(f"\nSIGKILL figures (seed {SEED}): {kills} kills survived; " + "; ".join(
