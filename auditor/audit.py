@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from auditor import auditlog
 from auditor.ages import age_on
-from auditor.db import Database, utcnow
+from auditor.db import Database, fast_insert, utcnow
 from auditor.errors import InputError
 from auditor.graph import account_node, build_graph, household_corroboration, person_node, staff_node
 from auditor.match.engine import MATCHER_VERSION, AccountView, Evidence, RosterEntry, RosterIndex, band_for
@@ -139,9 +140,57 @@ def match_state(roster: RosterSnapshot, as_of: date) -> str:
     return f"{roster.version}:{MATCHER_VERSION}:{as_of.isoformat()}"
 
 
+_WORKER_INDEX: RosterIndex | None = None  # set before worker processes fork; read by _match_rows
+
+
+def _match_rows(rows: list[tuple]) -> list[dict]:
+    """Candidates for a batch of accounts (id, platform, display name, username, phones, e-mails)."""
+    from auditor.match.engine import match_account
+
+    index = _WORKER_INDEX
+    out = []
+    for account_id, platform, display_name, username, phones, emails in rows:
+        view = AccountView(account_id, platform, display_name, username, tuple(phones or ()), tuple(emails or ()))
+        for cand in match_account(index, view):
+            out.append({
+                "account_id": account_id, "person_id": cand.person_id, "weight": round(cand.weight, 3),
+                "probability": round(cand.probability, 4), "band": cand.band,
+                "evidence": json.dumps([ev.as_dict() for ev in cand.evidence]
+                                       + [{"pieces": cand.pieces, "year_agrees": cand.year_agrees,
+                                           "name_only": cand.name_only}], ensure_ascii=False),
+                "reading": cand.reading, "ambiguous": cand.ambiguous,
+            })
+    return out
+
+
+def _matched_batches(batches, workers: int):
+    """Match batches in order, in worker processes when there is enough to share out (the roster
+    index is built once, before the workers fork, and shared copy-on-write)."""
+    if workers < 2:
+        for batch in batches:
+            yield batch, _match_rows(batch)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from auditor.ingest import _die_with_parent
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent) as pool:
+        pending = []
+        for batch in batches:
+            pending.append((batch, pool.submit(_match_rows, batch)))
+            if len(pending) > workers * 2:
+                done_batch, future = pending.pop(0)
+                yield done_batch, future.result()
+        for done_batch, future in pending:
+            yield done_batch, future.result()
+
+
 def run_matching(db: Database, roster: RosterSnapshot, as_of: date, progress: Progress = NULL_PROGRESS) -> int:
     """Match every account not yet matched under this roster, matcher and date; returns how many.
     Work is committed in chunks, each with its accounts' state, so an interrupted run resumes."""
+    global _WORKER_INDEX
     state = match_state(roster, as_of)
     accounts = Account.__table__
     with db.engine.connect() as conn:
@@ -150,34 +199,29 @@ def run_matching(db: Database, roster: RosterSnapshot, as_of: date, progress: Pr
             accounts.c.purged.is_(False)))]
     if not todo:
         return 0
-    index = RosterIndex(roster.entries, as_of.year)
-    from auditor.match.engine import match_account
+    _WORKER_INDEX = RosterIndex(roster.entries, as_of.year)
+    workers = min(4, os.cpu_count() or 1) if len(todo) >= 4 * MATCH_CHUNK else 1
+
+    def batches():
+        with db.engine.connect() as conn:
+            for start in range(0, len(todo), MATCH_CHUNK):
+                chunk = todo[start:start + MATCH_CHUNK]
+                yield [tuple(r) for r in conn.execute(sa.select(
+                    accounts.c.id, accounts.c.platform, accounts.c.display_name, accounts.c.username,
+                    accounts.c.phones, accounts.c.emails).where(accounts.c.id.in_(chunk)))]
 
     progress.start("matching contacts", len(todo))
     candidates_table = MatchCandidate.__table__
-    for start in range(0, len(todo), MATCH_CHUNK):
-        chunk = todo[start:start + MATCH_CHUNK]
-        with db.begin() as conn:
-            rows = list(conn.execute(sa.select(
-                accounts.c.id, accounts.c.platform, accounts.c.display_name, accounts.c.username,
-                accounts.c.phones, accounts.c.emails).where(accounts.c.id.in_(chunk))))
-            new = []
-            for row in rows:
-                view = AccountView(row.id, row.platform, row.display_name, row.username,
-                                   tuple(row.phones or ()), tuple(row.emails or ()))
-                for cand in match_account(index, view):
-                    new.append({
-                        "account_id": row.id, "person_id": cand.person_id, "weight": round(cand.weight, 3),
-                        "probability": round(cand.probability, 4), "band": cand.band,
-                        "evidence": [ev.as_dict() for ev in cand.evidence]
-                        + [{"pieces": cand.pieces, "year_agrees": cand.year_agrees, "name_only": cand.name_only}],
-                        "reading": cand.reading, "ambiguous": cand.ambiguous, "state": state,
-                    })
-            conn.execute(candidates_table.delete().where(candidates_table.c.account_id.in_(chunk)))
-            if new:
-                conn.execute(candidates_table.insert(), new)
-            conn.execute(accounts.update().where(accounts.c.id.in_(chunk)).values(matched_state=state))
-        progress.advance(len(chunk))
+    try:
+        for batch, found in _matched_batches(batches(), workers):
+            ids = [row[0] for row in batch]
+            with db.begin() as conn:
+                conn.execute(candidates_table.delete().where(candidates_table.c.account_id.in_(ids)))
+                fast_insert(conn, candidates_table, [{**c, "state": state} for c in found], json_ready=("evidence",))
+                conn.execute(accounts.update().where(accounts.c.id.in_(ids)).values(matched_state=state))
+            progress.advance(len(batch))
+    finally:
+        _WORKER_INDEX = None
     progress.finish()
     return len(todo)
 

@@ -196,14 +196,15 @@ def _is_datetime(column: sa.Column) -> bool:
     return isinstance(kind, sa.DateTime) or isinstance(impl, sa.DateTime)
 
 
-def fast_insert(conn: Connection, table: sa.Table, rows: list[dict]) -> None:
+def fast_insert(conn: Connection, table: sa.Table, rows: list[dict], json_ready: tuple[str, ...] = ()) -> None:
     """Insert many rows without SQLAlchemy's per-value type processing (the import's hot path):
     JSON is dumped and datetimes are made UTC here, once, in the form each database stores
-    (SQLite: the text SQLAlchemy itself writes; PostgreSQL: aware datetimes)."""
+    (SQLite: the text SQLAlchemy itself writes; PostgreSQL: aware datetimes). Columns named in
+    ``json_ready`` already hold JSON text."""
     if not rows:
         return
     columns = list(rows[0])
-    json_columns = [c for c in columns if isinstance(table.c[c].type, sa.JSON)]
+    json_columns = [c for c in columns if isinstance(table.c[c].type, sa.JSON) and c not in json_ready]
     time_columns = [c for c in columns if _is_datetime(table.c[c])]
     sqlite = conn.dialect.name == "sqlite"
     if json_columns or time_columns:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import jellyfish
+from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
 from auditor.match.names import (
@@ -179,6 +180,8 @@ class RosterIndex:
         self.by_email: dict[str, list[int]] = defaultdict(list)
         self.by_phonetic: dict[tuple[str, str], list[int]] = defaultdict(list)
         self.by_fore_year: dict[tuple[str, int], list[int]] = defaultdict(list)
+        self.by_fore_surinitial: dict[tuple[str, str], list[int]] = defaultdict(list)
+        self.by_foreinitial_sur: dict[tuple[str, str], list[int]] = defaultdict(list)
         lexicon: set[str] = set()
         for i, e in enumerate(self.entries):
             keys_f: set[str] = set()
@@ -210,6 +213,12 @@ class RosterIndex:
             for f in e.forenames:
                 for s in e.surnames:
                     self.by_phonetic[(_phonetic(f), _phonetic(s))].append(i)
+            for k in keys_f:
+                for initial in {x[0] for x in e.surnames}:
+                    self.by_fore_surinitial[(k, initial)].append(i)
+            for initial in {x[0] for x in e.forenames}:
+                for sk in keys_s:
+                    self.by_foreinitial_sur[(initial, sk)].append(i)
         self.lexicon = frozenset(w for w in lexicon if len(w) >= 2)
         self.surname_lexicon = frozenset(k for k in self.by_sur if len(k) >= 2)
         self.by_person = {e.person_id: e for e in self.entries}
@@ -483,38 +492,49 @@ def account_readings(index: RosterIndex, account: AccountView) -> AccountReading
     return AccountReadings(tuple(readings), tuple(dict.fromkeys(years)), title)
 
 
+def _as_set(block) -> set[int] | frozenset[int]:
+    return block if isinstance(block, set | frozenset) else set(block)
+
+
+def _close_names(name: str, choices) -> list[str]:
+    """Names in ``choices`` a typing error away from ``name`` (Jaro-Winkler ≥ 0.85, or sounding
+    alike among the near ones), found by rapidfuzz in C rather than a Python loop."""
+    if not choices:
+        return []
+    found = process.extract(name, choices, scorer=JaroWinkler.normalized_similarity, score_cutoff=0.80, limit=None)
+    sound = _phonetic(name)
+    return [c for c, score_, _ in found if score_ >= 0.85 or _phonetic(c) == sound]
+
+
 def _blocks(index: RosterIndex, r: Reading, years: tuple[tuple[int, str], ...] = ()) -> set[int]:
-    """Roster entries a reading could be: exact name keys, phonetic keys, initials, and fuzzy
-    matches inside a surname's (or forename's) block."""
+    """Roster entries a reading could be: exact name keys, initials, phonetic keys, and, for a
+    name the roster does not know, near spellings inside the surname's (or forename's) block."""
     found: set[int] = set()
     f, s = r.forename, r.surname
     if f and s and not r.forename_is_initial and not r.surname_is_initial:
         c = compact(s)
         sur_keys = [c] + [p for p in s.replace("-", " ").split() if len(p) >= 2 and p != c]
-        fore_block = set(index.by_fore.get(f, ()))
+        fore_block = _as_set(index.by_fore.get(f, ()))
+        fore_known = bool(fore_block)
         for key in sur_keys:
             block = index.by_sur.get(key)
-            if block:
-                hits = fore_block.intersection(block)
-                found |= hits
-                if not hits:  # the surname is known: look for a mistyped forename in its block
-                    for name in index.fores_by_sur.get(key, ()):
-                        if _jw(f, name) >= 0.85 or _phonetic(f) == _phonetic(name):
-                            found.update(i for i in index.by_fore.get(name, ()) if i in block)
-        if not found and f in index.surs_by_fore:  # the forename is known: a mistyped surname?
-            for name in index.surs_by_fore[f]:
-                if _jw(c, name) >= 0.85:
-                    found.update(i for i in index.by_sur.get(name, ()) if i in fore_block)
+            if not block:
+                continue
+            hits = fore_block.intersection(block)
+            found |= hits
+            if not hits and not fore_known:  # an unknown forename in a known surname: a typo?
+                block = _as_set(block)
+                for name in _close_names(f, index.fores_by_sur.get(key, ())):
+                    found.update(i for i in index.by_fore.get(name, ()) if i in block)
+        if not found and fore_known and c not in index.by_sur:  # a known forename, unknown surname
+            for name in _close_names(c, index.surs_by_fore.get(f, ())):
+                found.update(i for i in index.by_sur.get(name, ()) if i in fore_block)
         if not found:
             found.update(index.by_phonetic.get((_phonetic(f), _phonetic(c)), ()))
     elif f and s and r.surname_is_initial and not r.forename_is_initial:
-        for i in index.by_fore.get(f, ()):
-            if any(x[0] == s for x in index.entries[i].surnames):
-                found.add(i)
+        found.update(index.by_fore_surinitial.get((f, s), ()))
     elif f and s and r.forename_is_initial and not r.surname_is_initial:
-        for i in index.by_sur.get(compact(s), ()):
-            if any(x[0] == f for x in index.entries[i].forenames):
-                found.add(i)
+        found.update(index.by_foreinitial_sur.get((f, compact(s)), ()))
     elif f and not s and not r.forename_is_initial:
         block = index.by_fore.get(f, ())
         if len(block) <= 12:  # a first name alone is only worth looking at when it is rare
@@ -600,7 +620,9 @@ def match_account(index: RosterIndex, account: AccountView) -> list[Candidate]:
         cand.pieces += 1 if names_conflict else 2
         cand.name_only = False
     ranked = sorted((best[i] for i in best), key=lambda c: -c.weight)
-    ranked = [c for c in ranked if c.weight >= index.t.keep][:4]
+    # Keep what per-connection evidence could still lift into a band: something of the name,
+    # or a birth year, and a weight within reach.
+    ranked = [c for c in ranked if c.weight >= index.t.keep and (c.pieces >= 1 or c.year_agrees)][:4]
     return assign_bands(index, ranked)
 
 
