@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -162,14 +162,13 @@ class Account(SQLModel, table=True):
     platform_id: str | None = None
     phones: Any = _json([])
     emails: Any = _json([])
-    matched_state: str | None = Field(default=None, index=True)
+    matched_state: str | None = None
     purged: bool = False
 
 
 class Connection(SQLModel, table=True):
     """One row of an export: this member of staff is connected to this account in this way."""
 
-    __table_args__ = (Index("ix_connection_staff_account", "staff_id", "account_id"),)
     id: int | None = Field(default=None, primary_key=True)
     file_id: int = Field(foreign_key="importedfile.id", index=True, ondelete="CASCADE")
     staff_id: int = Field(foreign_key="person.id", ondelete="CASCADE")
