@@ -10,8 +10,9 @@ too). Kills are seeded (AUDITOR_KILL_SEED) and their number scales with AUDITOR_
 After every kill: ``PRAGMA integrity_check`` and ``foreign_key_check``, the audit log's hash
 chain, and the model's own invariants (each file holds exactly the rows it says; every audit
 is complete; every import, roster import and audit is in the log, and nothing else is). After
-every chain of kills the command is run to completion, and every table (ids and timestamps
-aside) and the findings JSON must equal those of the uninterrupted run.
+every chain of kills no worker process of a killed command may still be alive, the command is
+run to completion, and every table (ids and timestamps aside) and the findings JSON must equal
+those of the uninterrupted run.
 """
 
 from __future__ import annotations
@@ -79,8 +80,9 @@ class Zygote:
     def __init__(self, cwd: Path) -> None:
         env = {**os.environ, "AUDITOR_USER": "kill-test", "PYTHONHASHSEED": "0"}
         env.pop("AUDITOR_DB", None)
+        # Its own process group: every child and every worker a child starts can be found.
         self.proc = subprocess.Popen([sys.executable, "-c", ZYGOTE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, cwd=cwd, env=env)
+                                     text=True, cwd=cwd, env=env, start_new_session=True)
         assert json.loads(self.proc.stdout.readline()) == {"ready": True}
         self.log = cwd / "children.log"
 
@@ -104,6 +106,28 @@ class Zygote:
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.wait(timeout=30)
+        for pid in strays(self.proc.pid):  # only if a check below already failed
+            os.kill(pid, signal.SIGKILL)
+
+
+def strays(group: int, wait: float = 0.0) -> list[int]:
+    """Live processes of a process group: workers a killed command left behind. Workers notice
+    their parent's death within a second or two, so allow ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                state, _, pgrp = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+            except (OSError, ValueError):
+                continue
+            if int(pgrp) == group and state != "Z" and int(entry.name) != group:
+                found.append(int(entry.name))
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.25)
 
 
 # -- what the database holds, without ids and clocks -----------------------------------------
@@ -263,6 +287,8 @@ def test_sigkill_at_random_moments_leaves_a_consistent_rerunnable_database(world
                         figures["audit kills after the audit was committed"] += 1
                 killed, code, _ = zygote.run(phase_args(work, phase, out))
                 assert not killed and code == 0, (tmp_path / "children.log").read_text()[-2000:]
+                left = strays(zygote.proc.pid, wait=10)
+                assert left == [], f"worker processes outlived a killed {phase}: {left}"
                 check_consistent(work)
                 assert snapshot(work) == expected[phase], f"re-run after kills differs ({phase})"
                 if phase == "audit":
@@ -278,7 +304,7 @@ def test_sigkill_at_random_moments_leaves_a_consistent_rerunnable_database(world
             started = time.perf_counter()
             proc = subprocess.Popen([str(executable), *phase_args(work, "import", out)], cwd=tmp_path,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                    env={**os.environ, "AUDITOR_USER": "kill-test"})
+                                    env={**os.environ, "AUDITOR_USER": "kill-test"}, start_new_session=True)
             if exec_seconds is None:
                 proc.wait()
                 exec_seconds = time.perf_counter() - started
@@ -290,6 +316,8 @@ def test_sigkill_at_random_moments_leaves_a_consistent_rerunnable_database(world
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 figures["executable kills"] += 1
+                left = strays(proc.pid, wait=10)
+                assert left == [], f"worker processes outlived the killed import: {left}"
             check_consistent(work)
             assert zygote.run(phase_args(work, "import", out))[1] == 0
             assert snapshot(work) == expected["import"]
