@@ -229,6 +229,8 @@ class RosterIndex:
         self.adults = max(adults, 1)
         self.adult_fore_count = dict(adult_fore_count)
         self.fore_count = dict(fore_count)
+        self.fore_u: dict[str, float] = {}
+        self.sur_u: dict[str, float] = {}
         self.sur_tf = {k: v / n for k, v in sur_count.items()}
         self.middle_tf = {k: v / n for k, v in middle_count.items()}
         # initials
@@ -258,6 +260,9 @@ class RosterIndex:
                 for s in e.schools:
                     schools[s] += 1
         self.school_share = {k: v / max(pupils, 1) for k, v in schools.items()}
+        # the chance agreement of every roster name, worked out once
+        self.fore_u = {name: self.tf_fore(name) for name in fore_count}
+        self.sur_u = {name: self.tf_sur(name) for name in sur_count}
 
     # term frequencies, floored so that no name counts as rarer than the population allows
     def _mixed(self, count_adult: int, count_all: int) -> float:
@@ -270,11 +275,17 @@ class RosterIndex:
 
     def tf_fore(self, name: str) -> float:
         """Chance that a contact who is someone else has this forename."""
+        cached = self.fore_u.get(name)
+        if cached is not None:
+            return cached
         if self.adults >= 50:
             return self._mixed(self.adult_fore_count.get(name, 0), self.fore_count.get(name, 0))
         return max(self.fore_tf.get(name, 0.0), 1.0 / self.n, self.t.min_tf)
 
     def tf_sur(self, name: str) -> float:
+        cached = self.sur_u.get(name)
+        if cached is not None:
+            return cached
         return max(self.sur_tf.get(name, 0.0), reference_surname_frequency(name), 1.0 / self.n, self.t.min_tf)
 
     def tf_fore_group(self, name: str) -> float:
@@ -492,8 +503,11 @@ def account_readings(index: RosterIndex, account: AccountView) -> AccountReading
     return AccountReadings(tuple(readings), tuple(dict.fromkeys(years)), title)
 
 
+_NOTHING: frozenset[int] = frozenset()
+
+
 def _as_set(block) -> set[int] | frozenset[int]:
-    return block if isinstance(block, set | frozenset) else set(block)
+    return block if isinstance(block, frozenset) else frozenset(block)
 
 
 def _close_names(name: str, choices) -> list[str]:
@@ -514,7 +528,7 @@ def _blocks(index: RosterIndex, r: Reading, years: tuple[tuple[int, str], ...] =
     if f and s and not r.forename_is_initial and not r.surname_is_initial:
         c = compact(s)
         sur_keys = [c] + [p for p in s.replace("-", " ").split() if len(p) >= 2 and p != c]
-        fore_block = _as_set(index.by_fore.get(f, ()))
+        fore_block = _as_set(index.by_fore.get(f, _NOTHING))
         fore_known = bool(fore_block)
         for key in sur_keys:
             block = index.by_sur.get(key)

@@ -58,7 +58,7 @@ def fold(text: str) -> str:
 
 def compact(name: str) -> str:
     """A surname without spaces and hyphens: 'Mac Breen-McCaughey' → 'macbreenmccaughey'."""
-    return re.sub(r"[\s\-]+", "", name)
+    return name.replace(" ", "").replace("-", "").replace("\t", "")
 
 
 @dataclass(frozen=True, slots=True)
