@@ -65,6 +65,7 @@ from auditor.match.engine import (
     AccountReadings,
     AccountView,
     Candidate,
+    NoMemo,
     RosterEntry,
     RosterIndex,
     account_readings,
@@ -126,7 +127,7 @@ class Hasher:
 # (blocks) and of numbers (term frequencies, counts) are carried generically, keys hashed, so a new
 # block the lead adds to the index reaches the kit without a change here; anything else must be
 # listed, and an attribute of an unknown shape stops the build rather than leak or diverge.
-_INDEX_SKIPPED = {"entries", "by_person", "t", "school_share"}  # rebuilt per slot, or unused by matching
+_INDEX_SKIPPED = {"entries", "by_person", "t", "school_share", "memo"}  # rebuilt per slot, or unused by matching
 _INDEX_DERIVED = {"fores_by_sur", "surs_by_fore"}  # plaintext name sets: answered by _FuzzyNames
 
 
@@ -575,6 +576,7 @@ class KitIndex(RosterIndex):
         self.fores_by_sur = _FuzzyNames(self, "fore")
         self.surs_by_fore = _FuzzyNames(self, "sur")
         self.school_share = {}
+        self.memo = NoMemo()  # entries are rebuilt for each contact: nothing may be remembered
         self._vocab = _Vocabulary()
         self._typo_maps: dict[tuple[str, str], dict[str, str]] = {}
         self._near_sets: dict[str, frozenset[str]] = {}

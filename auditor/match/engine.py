@@ -181,6 +181,7 @@ class RosterIndex:
         self.by_phonetic: dict[tuple[str, str], list[int]] = defaultdict(list)
         self.by_fore_year: dict[tuple[str, int], list[int]] = defaultdict(list)
         self.by_fore_surinitial: dict[tuple[str, str], list[int]] = defaultdict(list)
+        self.by_fore_sur: dict[tuple[str, str], list[int]] = defaultdict(list)
         self.by_foreinitial_sur: dict[tuple[str, str], list[int]] = defaultdict(list)
         lexicon: set[str] = set()
         for i, e in enumerate(self.entries):
@@ -216,12 +217,15 @@ class RosterIndex:
             for k in keys_f:
                 for initial in {x[0] for x in e.surnames}:
                     self.by_fore_surinitial[(k, initial)].append(i)
+                for sk in keys_s:
+                    self.by_fore_sur[(k, sk)].append(i)
             for initial in {x[0] for x in e.forenames}:
                 for sk in keys_s:
                     self.by_foreinitial_sur[(initial, sk)].append(i)
         self.lexicon = frozenset(w for w in lexicon if len(w) >= 2)
         self.surname_lexicon = frozenset(k for k in self.by_sur if len(k) >= 2)
         self.by_person = {e.person_id: e for e in self.entries}
+        self.memo = _Memo()
         self.fore_tf = {k: v / n for k, v in fore_count.items()}
         # The accounts that are *not* roster people are overwhelmingly adults, so a forename's
         # chance agreement is its frequency among the roster's adults (parents, carers, staff):
@@ -312,8 +316,41 @@ def log2(x: float) -> float:
     return math.log2(max(x, 1e-12))
 
 
+class _Memo:
+    """Comparisons already made, by (name, person): names repeat across thousands of contacts."""
+
+    LIMIT = 400_000
+
+    def __init__(self) -> None:
+        self.fore: dict = {}
+        self.sur: dict = {}
+
+    def get(self, table: dict, key, compute):
+        hit = table.get(key)
+        if hit is None:
+            if len(table) > self.LIMIT:
+                table.clear()
+            hit = table[key] = compute()
+        return hit
+
+
+class NoMemo(_Memo):
+    """For indexes whose entries change between contacts (the self-check's): nothing is kept."""
+
+    def get(self, table: dict, key, compute):
+        return compute()
+
+
 def compare_forename(index: RosterIndex, reading: Reading, e: RosterEntry) -> tuple[Evidence, bool]:
     """Forename ladder. Returns the evidence and whether it is an agreement on the name."""
+    return index.memo.get(index.memo.fore, (reading.forename, e.person_id), lambda: _compare_forename(index, reading, e))
+
+
+def compare_surname(index: RosterIndex, reading: Reading, e: RosterEntry) -> tuple[Evidence, bool]:
+    return index.memo.get(index.memo.sur, (reading.surname, e.person_id), lambda: _compare_surname(index, reading, e))
+
+
+def _compare_forename(index: RosterIndex, reading: Reading, e: RosterEntry) -> tuple[Evidence, bool]:
     f = reading.forename
     if not f:
         return Evidence("forename", "missing", 0.0), False
@@ -348,7 +385,7 @@ def compare_forename(index: RosterIndex, reading: Reading, e: RosterEntry) -> tu
     return Evidence("forename", "conflicts", log2(0.03 / 0.95)), False
 
 
-def compare_surname(index: RosterIndex, reading: Reading, e: RosterEntry) -> tuple[Evidence, bool]:
+def _compare_surname(index: RosterIndex, reading: Reading, e: RosterEntry) -> tuple[Evidence, bool]:
     s = reading.surname
     if not s:
         return Evidence("surname", "missing", 0.0), False
@@ -528,19 +565,17 @@ def _blocks(index: RosterIndex, r: Reading, years: tuple[tuple[int, str], ...] =
     if f and s and not r.forename_is_initial and not r.surname_is_initial:
         c = compact(s)
         sur_keys = [c] + [p for p in s.replace("-", " ").split() if len(p) >= 2 and p != c]
-        fore_block = _as_set(index.by_fore.get(f, _NOTHING))
-        fore_known = bool(fore_block)
+        fore_known = f in index.by_fore
         for key in sur_keys:
-            block = index.by_sur.get(key)
-            if not block:
-                continue
-            hits = fore_block.intersection(block)
-            found |= hits
-            if not hits and not fore_known:  # an unknown forename in a known surname: a typo?
-                block = _as_set(block)
+            hits = index.by_fore_sur.get((f, key))
+            if hits:
+                found.update(hits)
+            elif not fore_known and key in index.by_sur:  # an unknown forename in a known surname: a typo?
+                block = _as_set(index.by_sur[key])
                 for name in _close_names(f, index.fores_by_sur.get(key, ())):
                     found.update(i for i in index.by_fore.get(name, ()) if i in block)
         if not found and fore_known and c not in index.by_sur:  # a known forename, unknown surname
+            fore_block = _as_set(index.by_fore[f])
             for name in _close_names(c, index.surs_by_fore.get(f, ())):
                 found.update(i for i in index.by_sur.get(name, ()) if i in fore_block)
         if not found:
