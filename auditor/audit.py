@@ -81,6 +81,15 @@ def _role_on(roles: list, as_of: date) -> str:
     return "pupil" if current else "past_pupil" if past else "future_pupil" if future else "pupil"
 
 
+def current_roster_version(conn: Connection) -> str:
+    """The digest recorded by the last roster import (computed afresh if there is none)."""
+    from auditor.models import Setting
+
+    table = Setting.__table__
+    found = conn.execute(sa.select(table.c.value).where(table.c.key == "roster_version")).scalar()
+    return found or roster_version(conn)
+
+
 def load_roster(conn: Connection, as_of: date) -> RosterSnapshot:
     people = list(conn.execute(sa.select(Person.__table__)))
     if not people:
@@ -130,7 +139,7 @@ def load_roster(conn: Connection, as_of: date) -> RosterSnapshot:
             title = next((r.job_title for r in roles[p.id] if r.role == "staff"), None)
             staff[p.id] = StaffMember(p.id, p.ref, own_schools, title)
     return RosterSnapshot(subjects, entries, staff, {p.id: p.ref for p in people}, links, schools,
-                          roster_version(conn),
+                          current_roster_version(conn),
                           names={p.id: (p.preferred_forename or p.legal_forename, p.legal_surname, p.kind)
                                  for p in people})
 

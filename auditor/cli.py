@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
@@ -22,6 +22,7 @@ class State:
     config_option: str | None
     quiet: bool
     _config: object | None = None
+    _opened: list = field(default_factory=list)
 
     @property
     def config(self):
@@ -38,9 +39,16 @@ class State:
         from auditor.db import Database
 
         db = Database(self.db_url(), passphrase=self.passphrase(encrypt), encrypt=encrypt)
+        self._opened.append(db)
         if check:
             db.check()
         return db
+
+    def close(self) -> None:
+        """Close every connection: SQLite folds its write-ahead log back into the database file."""
+        for db in self._opened:
+            db.dispose()
+        self._opened.clear()
 
     def passphrase(self, new: bool = False) -> str | None:
         """AUDITOR_PASSPHRASE, else asked for (hidden) when the database is encrypted, or is to be,
@@ -143,6 +151,7 @@ def main(ctx: click.Context, db_option: str | None, config_option: str | None, q
       auditor audit --format html --out report.html
     """
     ctx.obj = State(db_option, config_option, quiet)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @main.command()

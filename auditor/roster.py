@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -866,6 +867,9 @@ def import_data(db: Database, data: RosterData, strict: bool = False, on: date |
     with db.begin() as conn:
         summary = apply_roster(conn, data, label, on=on)
         db.set_setting(conn, "roster_imported_at", utcnow().isoformat())
+        if summary.joined or summary.left or summary.changed or db.get_setting("roster_version") is None:
+            # what matching depends on changed: a new version makes the next audit match afresh
+            db.set_setting(conn, "roster_version", uuid.uuid4().hex[:16])
         conn.execute(ImportRun.__table__.insert().values(
             kind="roster", started_at=started, finished_at=utcnow(), status="done", tool_version=TOOL_VERSION,
             actor=auditlog.current_actor(),
