@@ -61,6 +61,10 @@ class Thresholds:
     colleague_margin: float = 1.0  # a staff member this close to the best wins
     min_tf: float = 1 / 5000  # no name is treated as rarer than this in the population
     rare_full_name: float = 0.02  # expected roster people sharing a full name by chance
+    # The prior: the share of contacts expected to be someone on the roster. A member of staff's
+    # contacts are mostly other adults (a few per cent are pupils, parents or colleagues); a
+    # linkage task where most records have a partner sets it higher.
+    roster_share: float = 0.03
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -255,7 +259,7 @@ class RosterIndex:
                 self.fores_by_sur[s].update(e.forenames)
             for f in e.forenames:
                 self.surs_by_fore[f].update(e.surnames)
-        self.prior = math.log2(0.03 / n)
+        self.prior = math.log2(thresholds.roster_share / n)
         schools: dict[int, int] = defaultdict(int)
         pupils = 0
         for e in self.entries:
