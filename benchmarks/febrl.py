@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from auditor.match.engine import AccountView, RosterEntry, RosterIndex, Thresholds, match_account  # noqa: E402
+from auditor.match.engine import AccountView, RosterEntry, RosterIndex, Thresholds, match_account
 
 AS_OF_YEAR = 2026
 
