@@ -12,12 +12,11 @@ from pathlib import Path
 import click
 import pytest
 import sqlalchemy as sa
+from conftest import DEV_WORLD, SHARED
 
 from auditor.cli import main
 from auditor.db import Database
 from auditor.generator import generate_world
-
-from conftest import DEV_WORLD, SHARED
 
 FINDING_FIELDS = {"staff_ref", "person_ref", "person_role", "rule", "clause", "severity", "status", "confidence",
                   "platform", "relationship", "account", "source", "explanation"}
