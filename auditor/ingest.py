@@ -11,7 +11,6 @@ import csv
 import hashlib
 import io
 import os
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from auditor.models import Connection as ConnectionRow
 from auditor.progress import NULL_PROGRESS, Progress
 from auditor.records import ContactRecord, OwnerInfo, RowProblem
 from auditor.registry import export_connectors
+from auditor.text import storable
 from auditor.version import __version__
 
 SNIFF_SUFFIXES = (".json", ".js", ".csv", ".vcf", ".html", ".htm", ".txt")
@@ -280,26 +280,11 @@ def parse_export(path: Path, label: str | None = None, limits: Limits = DEFAULT_
     parsed.records = merge_mutual(parsed.records)
     for item in (*parsed.records, *parsed.owners):
         _make_storable(item)
-    parsed.warnings = _storable(parsed.warnings)
+    parsed.warnings = storable(parsed.warnings)
     if len(parsed.warnings) > MAX_WARNINGS:
         extra = len(parsed.warnings) - MAX_WARNINGS
         parsed.warnings = parsed.warnings[:MAX_WARNINGS] + [f"... and {extra} more warnings"]
     return parsed
-
-
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def _storable(value):
-    """Text every database can store: a NUL (PostgreSQL refuses it) or a lone surrogate (JSON's
-    "\\ud800", not encodable as UTF-8) becomes U+FFFD; found by fuzzing."""
-    if isinstance(value, str):
-        return _UNSTORABLE.sub("\ufffd", value) if _UNSTORABLE.search(value) else value
-    if isinstance(value, list):
-        return [_storable(v) for v in value]
-    if isinstance(value, dict):
-        return {_storable(k): _storable(v) for k, v in value.items()}
-    return value
 
 
 _TEXT_FIELDS = {
@@ -311,15 +296,15 @@ _TEXT_FIELDS = {
 def _make_storable(item: ContactRecord | OwnerInfo) -> None:
     for name in _TEXT_FIELDS[type(item)]:
         value = getattr(item, name)
-        if value is not None and _UNSTORABLE.search(value):
-            setattr(item, name, _UNSTORABLE.sub("\ufffd", value))
+        if value is not None:
+            setattr(item, name, storable(value))
     if isinstance(item, ContactRecord):
         if item.phones:
-            item.phones = _storable(item.phones)
+            item.phones = storable(item.phones)
         if item.emails:
-            item.emails = _storable(item.emails)
+            item.emails = storable(item.emails)
         if item.extra:
-            item.extra = _storable(item.extra)
+            item.extra = storable(item.extra)
 
 
 def account_key(rec: ContactRecord) -> str:
@@ -380,7 +365,7 @@ def store_export(conn: Connection, run_id: int, staff_id: int, parsed: ParsedExp
     files = ImportedFile.__table__
     owner = parsed.owners[0] if parsed.owners else None
     result = conn.execute(files.insert().values(
-        run_id=run_id, staff_id=staff_id, kind="export", path=_storable(path_label), sha256=parsed.sha256,
+        run_id=run_id, staff_id=staff_id, kind="export", path=storable(path_label), sha256=parsed.sha256,
         platform=",".join(parsed.platforms), layout=",".join(parsed.layouts),
         rows=len(parsed.records), skipped=parsed.skipped, warnings=parsed.warnings,
         members=parsed.members,
