@@ -133,6 +133,22 @@ def test_a_bad_file_in_a_manifest_is_refused_and_the_rest_imported(cli, small_wo
     assert [f["status"] for f in files] == ["imported"] * 3 + ["refused"]
 
 
+def test_hertfordshire_raises_no_breach_and_the_report_says_why(cli, small_world: Path, tmp_path: Path) -> None:
+    doc = _pipeline(cli, small_world, policy="hertfordshire", out=tmp_path / "h.json")
+    assert doc["findings"] and {f["severity"] for f in doc["findings"]} <= {"advisory", "report"}
+    cli("report", "--format", "html", "--out", tmp_path / "h.html")
+    html = (tmp_path / "h.html").read_text()
+    assert "This policy sets no rule about connections" in html
+
+
+def test_declared_relatives_come_out_excepted(cli, small_world: Path, tmp_path: Path) -> None:
+    doc = _pipeline(cli, small_world, policy="bedford", out=tmp_path / "b.json")
+    declared = {tuple(line.split(",")[:2]) for line in (small_world / "exemptions.csv").read_text().splitlines()[1:]}
+    excepted = {(f["staff_ref"], f["person_ref"]) for f in doc["findings"] if f["status"] == "excepted"}
+    assert excepted and excepted <= declared
+    assert all(f["detail"]["exemption"]["approved_by"] for f in doc["findings"] if f["status"] == "excepted")
+
+
 def test_every_command_has_help_with_an_example() -> None:
     def walk(command: click.Command, path: list[str]):
         yield path, command
