@@ -22,7 +22,7 @@ from auditor import auditlog
 from auditor.ages import age_on
 from auditor.db import Database, fast_insert, utcnow
 from auditor.errors import InputError
-from auditor.graph import account_node, build_graph, household_corroboration, person_node, staff_node
+from auditor.graph import Corroboration, account_node, build_graph, person_node, staff_node
 from auditor.match.engine import MATCHER_VERSION, AccountView, Evidence, RosterEntry, RosterIndex, band_for
 from auditor.models import (
     Account,
@@ -49,6 +49,7 @@ from auditor.rules import Child, StaffMember, Subject
 from auditor.version import __version__
 
 MATCH_CHUNK = 5000
+CORROBORATION_MIN_WEIGHT = -1.5  # a household member's own match must be at least this strong
 
 
 # -- the roster on the audit date -----------------------------------------------------------
@@ -164,10 +165,10 @@ def _match_rows(rows: list[tuple]) -> list[dict]:
             out.append({
                 "account_id": account_id, "person_id": cand.person_id, "weight": round(cand.weight, 3),
                 "probability": round(cand.probability, 4), "band": cand.band,
-                "evidence": json.dumps([ev.as_dict() for ev in cand.evidence]
-                                       + [{"pieces": cand.pieces, "year_agrees": cand.year_agrees,
-                                           "name_only": cand.name_only}], ensure_ascii=False),
-                "reading": cand.reading, "ambiguous": cand.ambiguous,
+                "evidence": json.dumps([ev.as_dict() for ev in cand.evidence], ensure_ascii=False),
+                "reading": cand.reading, "ambiguous": cand.ambiguous, "pieces": cand.pieces,
+                "year_agrees": cand.year_agrees, "name_only": cand.name_only,
+                "colleague": any(ev.comparison == "colleague" for ev in cand.evidence),
             })
     return out
 
@@ -282,6 +283,7 @@ class AuditInputs:
     previous: int | None
     totals: tuple[int, int, int]
     owners: list[tuple[int, str, str | None, str | None]]
+    evidence_of: object = None  # candidate ids -> {id: [evidence]}, read only for findings
 
 
 def load_inputs(db: Database, roster: RosterSnapshot) -> AuditInputs:
@@ -289,7 +291,8 @@ def load_inputs(db: Database, roster: RosterSnapshot) -> AuditInputs:
     cands_t, runs = MatchCandidate.__table__, AuditRun.__table__
     with db.engine.connect() as conn:
         candidates: dict[int, list] = defaultdict(list)
-        for c in conn.execute(sa.select(cands_t)):
+        columns = [c for c in cands_t.c if c.name != "evidence"]  # evidence is read for findings only
+        for c in conn.execute(sa.select(*columns)):
             candidates[c.account_id].append(c)
         account_ids = list(candidates)
         rows = []
@@ -314,7 +317,17 @@ def load_inputs(db: Database, roster: RosterSnapshot) -> AuditInputs:
                    (r.owner or {}).get("name"), (r.owner or {}).get("username"))
                   for r in conn.execute(sa.select(files.c.staff_id, files.c.platform, files.c.owner)
                                         .where(files.c.staff_id.is_not(None), files.c.owner.is_not(None)))]
-    return AuditInputs(roster, candidates, rows, exemptions, decisions, previous, totals, owners)
+    def evidence_of(ids: list[int]) -> dict[int, list]:
+        found: dict[int, list] = {}
+        with db.engine.connect() as conn:
+            for start in range(0, len(ids), 900):
+                chunk = ids[start:start + 900]
+                for cid, evidence in conn.execute(sa.select(cands_t.c.id, cands_t.c.evidence)
+                                                  .where(cands_t.c.id.in_(chunk))):
+                    found[cid] = evidence or []
+        return found
+
+    return AuditInputs(roster, candidates, rows, exemptions, decisions, previous, totals, owners, evidence_of)
 
 
 def _school_shares(roster: RosterSnapshot) -> dict[int, float]:
@@ -326,30 +339,29 @@ def _school_shares(roster: RosterSnapshot) -> dict[int, float]:
     return {k: v / max(len(pupils), 1) for k, v in shares.items()}
 
 
-def _rescore(c, subject: Subject, staff: StaffMember, row, G, school_share, thresholds) -> tuple[float, str, list[dict]]:
+def _rescore(c, subject: Subject, staff: StaffMember, row, corroboration, school_share,
+             thresholds) -> tuple[float, str, list[dict]]:
     """An account-level candidate re-weighed for one member of staff: own-school evidence and
-    household corroboration (capped, explained; never enough alone)."""
-    stored = c.evidence or []
-    evidence = [e for e in stored if "comparison" in e]
-    flags = next((e for e in stored if "pieces" in e), {})
-    pieces = flags.get("pieces", 0)
+    household corroboration (capped, explained; never enough alone). Returns the weight, the
+    band and the evidence this member of staff adds."""
+    pieces = c.pieces
     weight = c.weight
     extra: list[dict] = []
     school = _school_evidence(subject, staff, school_share) if subject.kind != "staff" else None
     if school:
         weight += school.weight
         extra.append(school.as_dict())
-    bonus, reasons = household_corroboration(G, staff_node(row.staff_id), account_node(row.account_id),
+    bonus = 0.0
+    if pieces >= 1:
+        bonus, reasons = corroboration.bonus(staff_node(row.staff_id), account_node(row.account_id),
                                              person_node(c.person_id))
-    if bonus and pieces >= 1:
-        weight += bonus
-        extra.append({"comparison": "household", "level": "; ".join(reasons), "weight": round(bonus, 2)})
-        pieces += 1
-    colleague = any(e.get("comparison") == "colleague" for e in evidence)
-    name_only = flags.get("name_only", True) and not bonus
-    band = "no_link" if colleague else band_for(thresholds, weight, pieces, flags.get("year_agrees", False),
-                                                c.ambiguous, name_only)
-    return weight, band, evidence + extra
+        if bonus:
+            weight += bonus
+            extra.append({"comparison": "household", "level": "; ".join(reasons), "weight": round(bonus, 2)})
+            pieces += 1
+    name_only = c.name_only and not bonus
+    band = "no_link" if c.colleague else band_for(thresholds, weight, pieces, c.year_agrees, c.ambiguous, name_only)
+    return weight, band, extra
 
 
 def _strictest_rule(policy: Policy, subject: Subject, staff: StaffMember, kind: str):
@@ -371,10 +383,15 @@ def evaluate(inputs: AuditInputs, policy: Policy, as_of: date) -> dict[str, dict
     from auditor.match.engine import DEFAULT_THRESHOLDS as T
 
     roster = inputs.roster
-    G = build_graph(roster.staff, [(r.staff_id, r.account_id, r.kind) for r in inputs.rows],
-                    [(c.account_id, c.person_id, c.weight, c.band) for cs in inputs.candidates.values() for c in cs],
-                    roster.links)
+    # The graph holds what the analyses read: identities strong enough to corroborate a
+    # household member, the staff connected to those accounts, and the households.
+    corroborating = [(c.account_id, c.person_id, c.weight, c.band) for cs in inputs.candidates.values() for c in cs
+                     if c.weight >= CORROBORATION_MIN_WEIGHT]
+    accounts = {a for a, _, _, _ in corroborating}
+    G = build_graph(roster.staff, [(r.staff_id, r.account_id, r.kind) for r in inputs.rows if r.account_id in accounts],
+                    corroborating, roster.links)
     school_share = _school_shares(roster)
+    corroboration = Corroboration(G)
     active, lapsed = {}, {}
     for ex in inputs.exemptions:
         pair = (ex.staff_id, ex.person_id)
@@ -393,7 +410,7 @@ def evaluate(inputs: AuditInputs, policy: Policy, as_of: date) -> dict[str, dict
         scored = []
         for c in inputs.candidates[row.account_id]:
             subject = roster.subjects[c.person_id]
-            weight, band, explanation = _rescore(c, subject, staff, row, G, school_share, T)
+            weight, band, explanation = _rescore(c, subject, staff, row, corroboration, school_share, T)
             scored.append((weight, c, subject, band, explanation))
         if not scored:
             continue
@@ -410,9 +427,6 @@ def evaluate(inputs: AuditInputs, policy: Policy, as_of: date) -> dict[str, dict
         key = finding_key(staff_ref, person_ref, row.platform, row.key, row.kind)
         if key in findings:
             continue
-        prior = {"comparison": "prior", "level": "a contact is rarely any given roster person",
-                 "weight": round(weight - sum(e["weight"] for e in explanation), 2)}
-        fingerprint = evidence_fingerprint(row.key, explanation)
         detail: dict = {"reason": reason}
         alternatives = [roster.refs[x[1].person_id] for x in scored[1:] if x[3] != "no_link"]
         if c.ambiguous or alternatives:
@@ -428,20 +442,37 @@ def evaluate(inputs: AuditInputs, policy: Policy, as_of: date) -> dict[str, dict
                 detail["exemption_refused"] = f"{policy.name} does not allow exempting a {ex.relationship}"
         elif pair in lapsed:
             detail["exemption_lapsed"] = lapsed[pair].review_date.isoformat()
-        status = _apply_decision(inputs.decisions.get(key), fingerprint, status, detail)
         findings[key] = {
+            "candidate_id": c.id, "weight": weight,
             "key": key, "staff_id": row.staff_id, "staff_ref": staff_ref, "person_id": c.person_id,
             "person_ref": person_ref, "person_role": subject.role, "rule": rule.id,
             "clause": rule.clause, "severity": severity, "status": status,
             "confidence": round(1.0 / (1.0 + 2.0 ** (-weight)), 4), "platform": row.platform,
-            "relationship": row.kind, "account_id": row.account_id,
+            "relationship": row.kind, "account_id": row.account_id, "account_key": row.key,
             "account": {"display_name": row.display_name, "username": row.username, "profile_url": row.profile_url},
             "source": {"file_sha256": row.sha256, "member": row.member},
             "connected_at": row.connected_at.isoformat() if row.connected_at else None,
-            "explanation": [prior] + explanation, "evidence_fingerprint": fingerprint, "detail": detail,
+            "explanation": explanation, "detail": detail,
         }
+    _complete(findings, inputs)
     findings.update(alias_findings(inputs, policy, G))
     return findings
+
+
+def _complete(findings: dict[str, dict], inputs: AuditInputs) -> None:
+    """Put each finding's stored evidence before what this member of staff added, the prior
+    first (so the waterfall adds up to the confidence), and apply the DSL's earlier decision
+    if the evidence it was made on is unchanged."""
+    stored = inputs.evidence_of([f["candidate_id"] for f in findings.values()]) if inputs.evidence_of else {}
+    for key, f in findings.items():
+        explanation = list(stored.get(f.pop("candidate_id"), [])) + f["explanation"]
+        weight = f.pop("weight")
+        prior = {"comparison": "prior", "level": "a contact is rarely any given roster person",
+                 "weight": round(weight - sum(e["weight"] for e in explanation), 2)}
+        f["explanation"] = [prior] + explanation
+        f["evidence_fingerprint"] = evidence_fingerprint(f["account_key"], explanation)
+        f["status"] = _apply_decision(inputs.decisions.get(key), f["evidence_fingerprint"], f["status"], f["detail"])
+        del f["account_key"]
 
 
 def _apply_decision(decision, fingerprint: str, status: str, detail: dict) -> str:

@@ -71,39 +71,80 @@ def household_of(G: nx.MultiGraph, person: tuple[str, int]) -> set[tuple[str, in
     """
     if person not in G:
         return set()
-    first = {n for n, _, d in G.edges(person, data=True) if d.get("type") == "household"} | {
-        n for _, n, d in G.edges(person, data=True) if d.get("type") == "household"}
+
+    def linked(node) -> set[tuple[str, int]]:
+        if not G.is_multigraph() and not any(d for d in G.adj[node].values()):
+            return set(G.adj[node])  # a household-only graph: every edge is a household link
+        found = set()
+        for other, edges in G.adj[node].items():
+            values = edges.values() if G.is_multigraph() else [edges]
+            if any(d.get("type") == "household" for d in values):
+                found.add(other)
+        return found
+
+    first = linked(person)
     first.discard(person)
     second: set[tuple[str, int]] = set()
     for member in first:
-        for _, other, d in G.edges(member, data=True):
-            if d.get("type") == "household" and other != person:
-                second.add(other)
+        second |= linked(member)
+    second.discard(person)
     return first | second
+
+
+class Corroboration:
+    """What household corroboration needs from ``G``, gathered once for a whole audit: each
+    person's household, and for each member of staff the people their accounts may be."""
+
+    def __init__(self, G: nx.MultiGraph) -> None:
+        self.households = nx.Graph()
+        self._households: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        self.reach: dict[tuple[str, int], dict[tuple[str, int], list[tuple[tuple[str, int], float]]]] = {}
+        identity: dict[tuple[str, int], list[tuple[tuple[str, int], float]]] = {}
+        for a, b, d in G.edges(data=True):
+            kind = d.get("type")
+            if kind == "household":
+                self.households.add_edge(a, b)
+            elif kind == "identity":
+                account, person = (a, b) if a[0] == "account" else (b, a)
+                identity.setdefault(account, []).append((person, d.get("weight", -99)))
+        for node, data in G.nodes(data=True):
+            if data.get("type") != "staff":
+                continue
+            people: dict[tuple[str, int], list[tuple[tuple[str, int], float]]] = {}
+            for account in set(G.neighbors(node)):
+                for person, weight in identity.get(account, ()):
+                    people.setdefault(person, []).append((account, weight))
+            self.reach[node] = people
+
+    def bonus(self, staff: tuple[str, int], account: tuple[str, int], person: tuple[str, int],
+              min_weight: float = -1.5) -> tuple[float, list[str]]:
+        people = self.reach.get(staff)
+        if not people:
+            return 0.0, []
+        household = self._households.get(person)
+        if household is None:
+            household = self._households[person] = sorted(household_of(self.households, person))
+        bonus = 0.0
+        reasons: list[str] = []
+        for member in household:
+            if any(other != account and weight >= min_weight for other, weight in people.get(member, ())):
+                bonus += HOUSEHOLD_BONUS
+                reasons.append(f"also connected to a household member (person {member[1]})")
+        return min(bonus, HOUSEHOLD_CAP), reasons[:3]
 
 
 def household_corroboration(G: nx.MultiGraph, staff: tuple[str, int], account: tuple[str, int],
                             person: tuple[str, int], min_weight: float = -1.5) -> tuple[float, list[str]]:
     """Extra weight (capped) when the same member of staff is also connected, through another
     account, to someone in the person's household whose own match is at least ``min_weight``.
+    (An audit asks this for every connection: it builds one ``Corroboration`` and asks it.)
 
     >>> G = build_graph([1], [(1, 10, "friend"), (1, 11, "friend")],
     ...                 [(10, 5, 0.0, "needs_review"), (11, 6, 5.0, "probable")], [(5, 6, "parent")])
     >>> household_corroboration(G, ("staff", 1), ("account", 10), ("person", 5))
     (2.0, ['also connected to a household member (person 6)'])
     """
-    bonus = 0.0
-    reasons: list[str] = []
-    # Walk from the (few) household members to the accounts that may be them, and ask whether
-    # this member of staff is connected to one: cheap however many contacts the staff has.
-    for member in sorted(household_of(G, person)):
-        for _, other_account, d in G.edges(member, data=True):
-            if (d.get("type") == "identity" and other_account != account and d.get("weight", -99) >= min_weight
-                    and G.has_edge(staff, other_account)):
-                bonus += HOUSEHOLD_BONUS
-                reasons.append(f"also connected to a household member (person {member[1]})")
-                break
-    return min(bonus, HOUSEHOLD_CAP), reasons[:3]
+    return Corroboration(G).bonus(staff, account, person, min_weight)
 
 
 @dataclass(frozen=True)

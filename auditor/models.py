@@ -193,6 +193,10 @@ class MatchCandidate(SQLModel, table=True):
     evidence: Any = _json([])  # [{comparison, level, weight}]
     reading: str | None = None
     ambiguous: bool = False
+    pieces: int = 0  # independent agreeing pieces of evidence (probable needs two)
+    year_agrees: bool = False  # a birth year agrees and the forename is written in full
+    name_only: bool = True  # nothing beyond the name (no year, middle name, phone or e-mail)
+    colleague: bool = False  # a member of staff fits as well: never a finding
     state: str | None = None
 
 
