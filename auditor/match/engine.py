@@ -56,7 +56,7 @@ class Thresholds:
     probable_name_only: float = 5.0  # p ≥ 0.97: namesakes exist, so a name alone must be rare
     review: float = -2.5  # p ≥ 0.15 for a name alone
     review_with_year: float = -4.0  # p ≥ 0.06 when a full forename and a birth year agree
-    keep: float = -6.0  # candidates kept for per-connection corroboration
+    keep: float = -4.5  # candidates kept for per-connection corroboration
     ambiguity_margin: float = 1.5  # bits between the best two people
     colleague_margin: float = 1.0  # a staff member this close to the best wins
     min_tf: float = 1 / 5000  # no name is treated as rarer than this in the population
