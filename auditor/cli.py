@@ -407,6 +407,76 @@ def exemptions_import(state: State, file: Path) -> None:
         click.echo(f"  warning: {warning}", err=True)
 
 
+@exemptions.command("add")
+@click.argument("staff_ref")
+@click.argument("person_ref")
+@click.option("--relationship", required=True, help="e.g. own child, niece, nephew, spouse.")
+@click.option("--approved-by", "approved_by", required=True, help="Who approved it (a role, not a name).")
+@click.option("--review-date", "review_date", required=True, metavar="YYYY-MM-DD", help="When it lapses.")
+@click.option("--reason", help="Why (kept with the exemption).")
+@click.pass_obj
+def exemptions_add(state: State, staff_ref: str, person_ref: str, relationship: str, approved_by: str,
+                   review_date: str, reason: str | None) -> None:
+    """Declare one relationship: the member of staff may be connected with this person.
+
+    \b
+    Example:
+      auditor exemptions add T0012 P0345 --relationship "own child" --approved-by Headteacher --review-date 2027-08-31
+    """
+    from auditor.exemptions import ExemptionRow, add_exemptions
+    from auditor.policy import resolve_policy
+
+    db = state.database()
+    policy = resolve_policy(None, state.config, db.get_setting("policy"))
+    warnings: list[str] = []
+    row = ExemptionRow(staff_ref, person_ref, relationship, approved_by, _parse_date(review_date), reason)
+    added = add_exemptions(db, [row], policy, warnings)
+    click.echo("exemption added" if added else "exemption already held")
+    for warning in warnings:
+        click.echo(f"  warning: {warning}", err=True)
+
+
+@exemptions.command("list")
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Date that decides active or lapsed; default today.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def exemptions_list(state: State, as_of: str | None, as_json: bool) -> None:
+    """The register: every exemption, active, lapsed (review date passed) or expired.
+
+    \b
+    Example:
+      auditor exemptions list --as-of 2026-11-01
+    """
+    from auditor.exemptions import list_exemptions
+
+    rows = list_exemptions(state.database(), _parse_date(as_of))
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['id']:5} {r['staff_ref']:10} {r['person_ref']:12} {r['relationship']:14} "
+                   f"approved by {r['approved_by']}, review {r['review_date']}: {r['state']}")
+    if not rows:
+        click.echo("no exemptions")
+
+
+@exemptions.command("expire")
+@click.argument("exemption_id", type=int)
+@click.option("--reason", required=True, help="Why it ends now (logged).")
+@click.pass_obj
+def exemptions_expire(state: State, exemption_id: int, reason: str) -> None:
+    """End an exemption before its review date; the finding comes back at the next audit.
+
+    \b
+    Example:
+      auditor exemptions expire 4 --reason "pupil left; relationship no longer relevant"
+    """
+    from auditor.exemptions import expire_exemption
+
+    expire_exemption(state.database(), exemption_id, reason)
+    click.echo(f"exemption {exemption_id} expired")
+
+
 @main.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("demo-output"), show_default=True,
               help="Folder for the synthetic world, its database and the reports.")

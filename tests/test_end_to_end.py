@@ -193,3 +193,27 @@ def test_dev_world_meets_the_matching_targets(cli, tmp_path: Path) -> None:
     assert luton["exempt_recognised"] == luton["exempt_expected"]
     for preset in ("milton-keynes", "bedford"):
         assert scores[preset]["precision_auto"] >= 0.95
+
+
+def test_exemptions_register_add_list_expire_and_lapse(cli, small_world: Path, tmp_path: Path) -> None:
+    doc = _pipeline(cli, small_world, policy="bedford", out=tmp_path / "a.json")
+    breach = next(f for f in doc["findings"] if f["severity"] == "breach" and f["status"] != "excepted"
+                  and f["person_role"] in ("pupil", "past_pupil"))
+    staff_ref, person_ref = breach["staff_ref"], breach["person_ref"]
+    cli("exemptions", "add", staff_ref, person_ref, "--relationship", "niece", "--approved-by", "Headteacher",
+        "--review-date", "2027-08-31")
+    listed = json.loads(cli("exemptions", "list", "--as-of", AS_OF, "--json").stdout)
+    mine = next(r for r in listed if (r["staff_ref"], r["person_ref"]) == (staff_ref, person_ref))
+    assert mine["state"] == "active"
+
+    def status_of(as_of: str) -> set[str]:
+        out = tmp_path / f"{as_of}.json"
+        cli("audit", "--as-of", as_of, "--format", "json", "--out", out)
+        findings = json.loads(out.read_text())["findings"]
+        return {f["status"] for f in findings if (f["staff_ref"], f["person_ref"]) == (staff_ref, person_ref)}
+
+    assert status_of(AS_OF) == {"excepted"}
+    assert "excepted" not in status_of("2027-09-01")  # past the review date the finding returns
+    cli("exemptions", "expire", str(mine["id"]), "--reason", "relationship ended")
+    assert "excepted" not in status_of(AS_OF)
+    assert cli("exemptions", "expire", "99999", "--reason", "x", expect=3).output.startswith("error:")
