@@ -335,8 +335,9 @@ def audit(state: State, as_of: str | None, policy_name: str | None, fmt: str, ou
     from auditor.reporting import check_audit, generate_report
 
     if fmt not in report_writers:
-        raise click.BadParameter(f"unknown format {fmt!r} (formats: {', '.join(report_writers.names())})",
-                                 param_hint="--format")
+        from auditor.errors import InputError
+
+        raise InputError(f"--format {fmt!r} is not a report format (formats: {', '.join(report_writers.names())})")
     if fmt == "letters" and out is None:
         raise click.BadParameter("letters need a folder: --out DIR", param_hint="--out")
     db = state.database()
@@ -671,8 +672,9 @@ def report(state: State, audit_id: int | None, fmt: str, out: Path | None, inclu
     from auditor.reporting import generate_report
 
     if fmt not in report_writers:
-        raise click.BadParameter(f"unknown format {fmt!r} (formats: {', '.join(report_writers.names())})",
-                                 param_hint="--format")
+        from auditor.errors import InputError
+
+        raise InputError(f"--format {fmt!r} is not a report format (formats: {', '.join(report_writers.names())})")
     if fmt == "letters" and out is None:
         raise click.BadParameter("letters need a folder: --out DIR", param_hint="--out")
     options: dict = {}
