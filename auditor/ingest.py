@@ -193,8 +193,7 @@ def _blank(data: bytes) -> bool:
     return not data[:4096].strip(_BLANK) and not data.strip(_BLANK)
 
 
-def parse_export(path: Path, label: str | None = None, limits: Limits = DEFAULT_LIMITS,
-                 skip_member_hashes: frozenset[str] = frozenset()) -> ParsedExport:
+def parse_export(path: Path, label: str | None = None, limits: Limits = DEFAULT_LIMITS) -> ParsedExport:
     """Read an export (zip, folder or loose file) into records, without touching a database.
 
     A member that cannot be read refuses the whole export (one clear error, nothing stored);
@@ -223,9 +222,6 @@ def parse_export(path: Path, label: str | None = None, limits: Limits = DEFAULT_
         member, connector, handler = route.member, route.connector, route.handler
         data = route.read()
         digest = hashlib.sha256(data).hexdigest()
-        if digest in skip_member_hashes:
-            parsed.warnings.append(f"{member.path}: already imported from another part; skipped")
-            continue
         ctx = Context(platform=connector.platform, layout=handler.layout, member=member.path, label=archive.label)
         rows, first = 0, len(parsed.records)
         if _blank(data):
@@ -515,14 +511,6 @@ def store_one(db: Database, run_id: int, staff_ref: str, parsed: ParsedExport | 
         return result
     result.rows, result.skipped, result.warnings = len(parsed.records), parsed.skipped, parsed.warnings
     return result
-
-
-def import_one(db: Database, run_id: int, staff_ref: str, path: Path, label: str,
-               limits: Limits = DEFAULT_LIMITS) -> FileResult:
-    """Import one file for one member of staff; refusals come back as a result, not raised."""
-    with db.begin() as conn:
-        staff_person_id(conn, staff_ref)
-    return store_one(db, run_id, staff_ref, _parse_job((path, label, limits)), label)
 
 
 def _import_all(db: Database, items: list[tuple[str, Path, str]], progress: Progress, limits: Limits) -> list[FileResult]:

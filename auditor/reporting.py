@@ -239,12 +239,6 @@ def _log_head(conn) -> dict:
     return {"entries": count, "id": last.id if last else None, "hash": last.hash if last else None}
 
 
-def write_report(context: ReportContext, fmt: str, out: Path | None, options: dict | None = None) -> str | None:
-    """Write with the registered writer; returns the text when ``out`` is None."""
-    writer = report_writers.get(fmt)
-    return writer(context, out, options or {})
-
-
 def _digest(text: str | None, out: Path | None, written: list[Path]) -> dict:
     """What was written, for the audit log: a hash and size per file (never the content)."""
     if text is not None:
