@@ -354,15 +354,19 @@ def compare_surname(index: RosterIndex, reading: Reading, e: RosterEntry) -> tup
     return index.memo.get(index.memo.sur, (reading.surname, e.person_id), lambda: _compare_surname(index, reading, e))
 
 
+def _initial_evidence(comparison: str, letter: str, names, initial_tf: dict[str, float]) -> Evidence:
+    """A name written as its initial: agreement is worth as much as the letter is rare."""
+    if any(name[0] == letter for name in names):
+        return Evidence(comparison, "initial agrees", log2(0.95 / initial_tf.get(letter, 0.05)))
+    return Evidence(comparison, "initial conflicts", log2(0.03 / 0.93))
+
+
 def _compare_forename(index: RosterIndex, reading: Reading, e: RosterEntry) -> tuple[Evidence, bool]:
     f = reading.forename
     if not f:
         return Evidence("forename", "missing", 0.0), False
     if reading.forename_is_initial:
-        initials = {x[0] for x in e.forenames}
-        if f in initials:
-            return Evidence("forename", "initial agrees", log2(0.95 / index.fore_initial_tf.get(f, 0.05))), False
-        return Evidence("forename", "initial conflicts", log2(0.03 / 0.93)), False
+        return _initial_evidence("forename", f, e.forenames, index.fore_initial_tf), False
     best: Evidence | None = None
     for name, how in e.forenames.items():
         if f == name:
@@ -394,10 +398,7 @@ def _compare_surname(index: RosterIndex, reading: Reading, e: RosterEntry) -> tu
     if not s:
         return Evidence("surname", "missing", 0.0), False
     if reading.surname_is_initial:
-        initials = {x[0] for x in e.surnames}
-        if s in initials:
-            return Evidence("surname", "initial agrees", log2(0.95 / index.sur_initial_tf.get(s, 0.05))), False
-        return Evidence("surname", "initial conflicts", log2(0.03 / 0.93)), False
+        return _initial_evidence("surname", s, e.surnames, index.sur_initial_tf), False
     c = compact(s)
     for name, how in e.surnames.items():
         if c == name:
