@@ -128,6 +128,17 @@ class ApiConnector:
         raise NotImplementedError
 
 
+def read_lists(client: ApiClient, specs: list[FetchedList], label: str, progress: Progress,
+               read: Callable[[FetchedList], None]) -> None:
+    """Read every list concurrently under one progress bar, sized by the counts when all are known."""
+    known = [lst.expected for lst in specs]
+    progress.start(label, sum(known) if None not in known else None)
+    try:
+        client.map(read, specs)
+    finally:
+        progress.finish()
+
+
 def checked_api_url(platform: str, url: str) -> str:
     """``--api-url`` as a base URL, or an ``InputError`` (exit 2) before any network call."""
     problem = InputError(f"{platform}: --api-url must be a plain http(s) address such as https://host.example")

@@ -34,6 +34,7 @@ from auditor.connectors.api.base import (
     count_field,
     cursor_pages,
     id_field,
+    read_lists,
     require_object,
     text_field,
 )
@@ -85,13 +86,8 @@ class Bluesky(ApiConnector):
             FetchedList("following", "follows", client.url("/xrpc/app.bsky.graph.getFollows") + f"?actor={did}",
                         LAYOUT, expected=count_field(profile, "followsCount")),
         ]
-        known = [s.expected for s in specs]
-        progress.start("fetching Bluesky followers and follows",
-                       sum(k for k in known if k is not None) if None not in known else None)
-        try:
-            client.map(lambda lst: self._read_list(client, did, lst, progress), specs)
-        finally:
-            progress.finish()
+        read_lists(client, specs, "fetching Bluesky followers and follows", progress,
+                   lambda lst: self._read_list(client, did, lst, progress))
         for lst in specs:
             lst.check_count("the AppView lists fewer accounts than it counts")
         return FetchResult(platform=self.platform, api_url=client.base_url or "",

@@ -46,6 +46,7 @@ from auditor.connectors.api.base import (
     count_field,
     id_field,
     link_pages,
+    read_lists,
     require_object,
     text_field,
 )
@@ -101,13 +102,8 @@ class Mastodon(ApiConnector):
             FetchedList("following", "following", client.url(f"/api/v1/accounts/{account_id}/following"), LAYOUT,
                         expected=count_field(profile, "following_count")),
         ]
-        known = [s.expected for s in specs]
-        progress.start("fetching Mastodon followers and following",
-                       sum(k for k in known if k is not None) if None not in known else None)
-        try:
-            client.map(lambda lst: self._read_list(client, lst, server, progress), specs)
-        finally:
-            progress.finish()
+        read_lists(client, specs, "fetching Mastodon followers and following", progress,
+                   lambda lst: self._read_list(client, lst, server, progress))
         for lst in specs:
             lst.check_count("the account hides its network; ask the member of staff for the list",
                             "the server lists only the remote accounts it knows")

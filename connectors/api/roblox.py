@@ -44,6 +44,7 @@ from auditor.connectors.api.base import (
     count_field,
     cursor_pages,
     id_field,
+    read_lists,
     require_object,
     text_field,
 )
@@ -106,12 +107,8 @@ class Roblox(ApiConnector):
             lst.expected = count
             if count is None:
                 lst.warnings.append(f"{lst.name}: the count could not be read, so completeness is not checked")
-        progress.start("fetching Roblox friends, followers and followings",
-                       sum(counts) if None not in counts else None)
-        try:
-            client.map(lambda lst: self._read_list(client, user_id, lst, progress), specs)
-        finally:
-            progress.finish()
+        read_lists(client, specs, "fetching Roblox friends, followers and followings", progress,
+                   lambda lst: self._read_list(client, user_id, lst, progress))
         warnings = self._resolve_names(client, users_api, [r for lst in specs for r in lst.records])
         for lst in specs:
             lst.check_count("Roblox lists none of the accounts it counts", "deleted or banned accounts are not listed")
