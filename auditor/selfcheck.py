@@ -127,7 +127,8 @@ class Hasher:
 # (blocks) and of numbers (term frequencies, counts) are carried generically, keys hashed, so a new
 # block the lead adds to the index reaches the kit without a change here; anything else must be
 # listed, and an attribute of an unknown shape stops the build rather than leak or diverge.
-_INDEX_SKIPPED = {"entries", "by_person", "t", "school_share", "memo"}  # rebuilt per slot, or unused by matching
+_INDEX_SKIPPED = {"entries", "by_person", "t", "school_share", "memo",  # rebuilt per slot, or unused by matching
+                  "_fore_names", "_sur_names", "_by_sound"}  # plaintext names: near_u_table is carried instead
 _INDEX_DERIVED = {"fores_by_sur", "surs_by_fore"}  # plaintext name sets: answered by _FuzzyNames
 
 
@@ -303,6 +304,7 @@ def build_kit(db, as_of: date, policy: Policy, days: int = DEFAULT_DAYS, school:
     school_ids = resolve_school(roster.schools, school)
     staff = StaffMember(person_id=-1, ref="", schools=school_ids, job_title=None)
     index = RosterIndex(roster.entries, as_of.year)
+    index.precompute_near()
     key = secrets.token_bytes(32)
     digest = Hasher(key)
 
@@ -609,6 +611,10 @@ class KitIndex(RosterIndex):
                 vocab.mid[d("mid", m)] = m
         self._vocab = vocab
         self.entries.clear()
+
+    def near_u(self, kind: str, name: str, how: str) -> float:
+        """The roster's table, carried in the kit (a name it lacks is a stand-in: the floor)."""
+        return self.near_u_table.get((kind, name, how)) or self.t.near_floor
 
     def _typos(self, kind: str, word: str) -> dict[str, str]:
         item = (kind, word)

@@ -61,6 +61,12 @@ class Thresholds:
     colleague_margin: float = 1.0  # a staff member this close to the best wins
     min_tf: float = 1 / 5000  # no name is treated as rarer than this in the population
     rare_full_name: float = 0.02  # expected roster people sharing a full name by chance
+    # Near spellings. m: how often a contact who *is* the roster person writes the name a typing
+    # error or a sound-alike away (misspelt, letters swapped, phonetic spelling). u comes from
+    # the roster itself: the share of people whose name is that near (see RosterIndex.near_u).
+    m_typo: float = 0.05
+    m_sounds: float = 0.03
+    near_floor: float = 0.001  # a name nobody on the roster is near is still near someone's
     # The prior: the share of contacts expected to be someone on the roster. A member of staff's
     # contacts are mostly other adults (a few per cent are pupils, parents or colleagues); a
     # linkage task where most records have a partner sets it higher.
@@ -271,6 +277,13 @@ class RosterIndex:
         # the chance agreement of every roster name, worked out once
         self.fore_u = {name: self.tf_fore(name) for name in fore_count}
         self.sur_u = {name: self.tf_sur(name) for name in sur_count}
+        self.near_u_table: dict[tuple[str, str, str], float] = {}
+        self._fore_names = list(fore_count)
+        self._sur_names = list(sur_count)
+        self._by_sound: dict[str, dict[str, list[str]]] = {"forename": defaultdict(list), "surname": defaultdict(list)}
+        for kind, names in (("forename", self._fore_names), ("surname", self._sur_names)):
+            for name in names:
+                self._by_sound[kind][_phonetic(name)].append(name)
 
     # term frequencies, floored so that no name counts as rarer than the population allows
     def _mixed(self, count_adult: int, count_all: int) -> float:
@@ -303,6 +316,35 @@ class RosterIndex:
                                sum(self.fore_count.get(x, 0) for x in names))
         total = sum(self.fore_tf.get(x, 0.0) for x in names)
         return max(total, 1.0 / self.n, self.t.min_tf)
+
+
+    def near_u(self, kind: str, name: str, how: str) -> float:
+        """Chance that a contact who is someone else has a name near this roster name (Jaro-
+        Winkler ≥ 0.92, or sounding alike) without being it: the roster's own names that near,
+        weighted by frequency, floored. A name with many near neighbours (Jon, Joan, John) earns
+        less for a near spelling than one with none (Siobhan). Worked out once per name."""
+        key = (kind, name, how)
+        cached = self.near_u_table.get(key)
+        if cached is not None:
+            return cached
+        names, tf = (self._fore_names, self.tf_fore) if kind == "forename" else (self._sur_names, self.tf_sur)
+        if how == "sounds":
+            sound = _phonetic(name)
+            near = [x for x in self._by_sound[kind].get(sound, ()) if x != name]
+        else:
+            near = [x for x, _s, _i in process.extract(name, names, scorer=JaroWinkler.normalized_similarity,
+                                                      score_cutoff=0.92, limit=None) if x != name]
+        mass = sum(tf(x) for x in near)
+        self.near_u_table[key] = value = max(mass, self.t.near_floor)
+        return value
+
+    def precompute_near(self) -> None:
+        """Work out ``near_u`` for every roster name now (the self-check kit carries the table,
+        since it holds no names to work it out from)."""
+        for kind, names in (("forename", self._fore_names), ("surname", self._sur_names)):
+            for name in names:
+                self.near_u(kind, name, "typo")
+                self.near_u(kind, name, "sounds")
 
 
 @lru_cache(maxsize=200_000)
@@ -383,9 +425,12 @@ def _compare_forename(index: RosterIndex, reading: Reading, e: RosterEntry) -> t
     if len(f) >= 3:
         top = max((_jw(f, name), name) for name in e.forenames) if e.forenames else (0.0, "")
         if top[0] >= 0.92 and len(f) >= 4:
-            return Evidence("forename", "Jaro-Winkler ≥ 0.92", log2(0.02 / 0.002)), True
-        if any(_phonetic(f) == _phonetic(name) for name in e.forenames):
-            return Evidence("forename", "sounds alike", log2(0.01 / 0.004)), True
+            u = index.near_u("forename", top[1], "typo")
+            return Evidence("forename", "Jaro-Winkler ≥ 0.92", log2(index.t.m_typo / u)), True
+        sound = next((name for name in e.forenames if _phonetic(f) == _phonetic(name)), None)
+        if sound:
+            u = index.near_u("forename", sound, "sounds")
+            return Evidence("forename", "sounds alike", log2(index.t.m_sounds / u)), True
         if top[0] >= 0.85 and len(f) >= 4:
             return Evidence("forename", "Jaro-Winkler ≥ 0.85", log2(0.01 / 0.007)), False
     if not e.forenames:
@@ -413,11 +458,14 @@ def _compare_surname(index: RosterIndex, reading: Reading, e: RosterEntry) -> tu
         return Evidence("surname", "the roster's name is one part of a double-barrelled name",
                         log2(0.1 / index.tf_sur(shared))), True
     if len(c) >= 3 and e.surnames:
-        top = max(_jw(c, name) for name in e.surnames)
+        top, nearest = max((_jw(c, name), name) for name in e.surnames)
         if top >= 0.92 and len(c) >= 4:
-            return Evidence("surname", "Jaro-Winkler ≥ 0.92", log2(0.02 / 0.002)), True
-        if any(_phonetic(c) == _phonetic(name) for name in e.surnames):
-            return Evidence("surname", "sounds alike", log2(0.01 / 0.004)), True
+            u = index.near_u("surname", nearest, "typo")
+            return Evidence("surname", "Jaro-Winkler ≥ 0.92", log2(index.t.m_typo / u)), True
+        sound = next((name for name in e.surnames if _phonetic(c) == _phonetic(name)), None)
+        if sound:
+            u = index.near_u("surname", sound, "sounds")
+            return Evidence("surname", "sounds alike", log2(index.t.m_sounds / u)), True
         if top >= 0.85 and len(c) >= 4:
             return Evidence("surname", "Jaro-Winkler ≥ 0.85", log2(0.01 / 0.007)), False
     if not e.surnames:
