@@ -213,17 +213,24 @@ def handle_token_sequences(handle: HandleParse, lexicon: frozenset[str], limit: 
     return [s for s in sequences if s]
 
 
+MIN_ACCOUNT_AGE = 5
+
+
 def birth_years(numbers: tuple[str, ...], as_of_year: int) -> list[tuple[int, str]]:
     """Digit runs read as birth years: four digits in a plausible range ('2011'), or two digits
-    ('11' → 2011, '79' → 1979). Returns (year, strength) with strength 'yyyy' or 'yy'."""
+    ('11' → 2011, '79' → 1979). Returns (year, strength) with strength 'yyyy' or 'yy'.
+    Nobody under five holds an account, so a year that recent ('22' in 2026) is some other
+    number, not evidence of a young child."""
     years: list[tuple[int, str]] = []
+    latest = as_of_year - MIN_ACCOUNT_AGE
     for number in numbers:
         if len(number) == 4:
             year = int(number)
-            if 1930 <= year <= as_of_year:
+            if 1930 <= year <= latest:
                 years.append((year, "yyyy"))
         elif len(number) == 2:
             value = int(number)
-            year = 2000 + value if 2000 + value <= as_of_year else 1900 + value
-            years.append((year, "yy"))
+            year = 2000 + value if 2000 + value <= latest else 1900 + value
+            if year >= 1930:
+                years.append((year, "yy"))
     return years
