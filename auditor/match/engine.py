@@ -638,16 +638,13 @@ def _blocks(index: RosterIndex, r: Reading, years: tuple[tuple[int, str], ...] =
     elif f and s and r.forename_is_initial and not r.surname_is_initial:
         found.update(index.by_foreinitial_sur.get((f, compact(s)), ()))
     elif f and not s and not r.forename_is_initial:
-        block = index.by_fore.get(f, ())
-        if len(block) <= 12:  # a first name alone is only worth looking at when it is rare
-            found.update(block)
-        for year, _strength in years:  # ... or when the handle gives a birth year
+        # A first name alone is one piece of evidence short of any band; only an agreeing birth
+        # year (in the handle) can make it one, so only people born about then are looked at.
+        for year, _strength in years:
             for y in (year - 1, year, year + 1):
                 found.update(index.by_fore_year.get((f, y), ()))
-    elif s and not f:
-        block = index.by_sur.get(compact(s), ())
-        if len(block) <= 12:
-            found.update(i for i in block if index.entries[i].kind in ("contact", "staff"))
+    # A surname alone (or "Mrs Smith") never reaches a band on its name: only a phone or e-mail
+    # (looked up apart) can link it, so it blocks nothing.
     return found
 
 
