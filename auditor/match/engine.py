@@ -370,6 +370,7 @@ class _Memo:
     def __init__(self) -> None:
         self.fore: dict = {}
         self.sur: dict = {}
+        self.bound: dict = {}
 
     def get(self, table: dict, key, compute):
         hit = table.get(key)
@@ -483,6 +484,10 @@ def compare_middle(index: RosterIndex, reading: Reading, e: RosterEntry) -> Evid
         rarest = min(index.middle_tf.get(m, 1 / index.n) for m in shared)
         return Evidence("middle name", "agrees", min(log2(0.9 / max(rarest, index.t.min_tf)), 8.0))
     return Evidence("middle name", "conflicts", -1.0)
+
+
+BIRTH_YEAR_MAX = math.log2(0.9 / 0.004)  # the most a birth year adds (four digits, a child's);
+# a year more than one out from the person's, or a person with no birth year, adds nothing
 
 
 def compare_birth_year(index: RosterIndex, years: list[tuple[int, str]], e: RosterEntry) -> Evidence | None:
@@ -610,11 +615,39 @@ def _close_names(name: str, choices) -> list[str]:
     return [c for c, score_, _ in found if score_ >= 0.85 or _phonetic(c) == sound]
 
 
-def _blocks(index: RosterIndex, r: Reading, years: tuple[tuple[int, str], ...] = ()) -> set[int]:
+def _exact_bound(index: RosterIndex, name: str, kind: str) -> float:
+    """The most an agreement on this name can weigh against anyone found under its key: exact
+    agreement on a name outweighs a nickname, a spelling variant or one part of a
+    double-barrelled surname under the same key, and an initial's agreement is the same for all."""
+    def compute() -> float:
+        if len(name) == 1:
+            table = index.fore_initial_tf if kind == "forename" else index.sur_initial_tf
+            return log2(0.95 / table.get(name, 0.05))
+        return log2(0.88 / index.tf_fore(name)) if kind == "forename" else log2(0.9 / index.tf_sur(name))
+
+    return index.memo.get(index.memo.bound, (kind, name), compute)
+
+
+def _blocks(index: RosterIndex, r: Reading, years: tuple[tuple[int, str], ...] = (),
+            floor: float | None = None) -> set[int]:
     """Roster entries a reading could be: exact name keys, initials, phonetic keys, and, for a
-    name the roster does not know, near spellings inside the surname's (or forename's) block."""
+    name the roster does not know, near spellings inside the surname's (or forename's) block.
+    With ``floor`` (the least the names must weigh for any candidate to be kept), an exact-key
+    block whose names cannot weigh that much is not looked at: a common name shared by chance."""
     found: set[int] = set()
     f, s = r.forename, r.surname
+    near_years = {y + d for y, _ in years for d in (-1, 0, 1)}
+
+    def add(hits, fore_key: str, sur_key: str) -> None:
+        if floor is None:
+            found.update(hits)
+            return
+        bound = _exact_bound(index, fore_key, "forename") + _exact_bound(index, sur_key, "surname")
+        if bound >= floor:
+            found.update(hits)
+        elif near_years and bound + BIRTH_YEAR_MAX >= floor:  # only a birth year could lift it
+            found.update(i for i in hits if index.entries[i].birth_year in near_years)
+
     if f and s and not r.forename_is_initial and not r.surname_is_initial:
         c = compact(s)
         sur_keys = [c] + [p for p in s.replace("-", " ").split() if len(p) >= 2 and p != c]
@@ -622,7 +655,7 @@ def _blocks(index: RosterIndex, r: Reading, years: tuple[tuple[int, str], ...] =
         for key in sur_keys:
             hits = index.by_fore_sur.get((f, key))
             if hits:
-                found.update(hits)
+                add(hits, f, key)
             elif not fore_known and key in index.by_sur:  # an unknown forename in a known surname: a typo?
                 block = _as_set(index.by_sur[key])
                 for name in _close_names(f, index.fores_by_sur.get(key, ())):
@@ -634,9 +667,9 @@ def _blocks(index: RosterIndex, r: Reading, years: tuple[tuple[int, str], ...] =
         if not found:
             found.update(index.by_phonetic.get((_phonetic(f), _phonetic(c)), ()))
     elif f and s and r.surname_is_initial and not r.forename_is_initial:
-        found.update(index.by_fore_surinitial.get((f, s), ()))
+        add(index.by_fore_surinitial.get((f, s), ()), f, s)
     elif f and s and r.forename_is_initial and not r.surname_is_initial:
-        found.update(index.by_foreinitial_sur.get((f, compact(s)), ()))
+        add(index.by_foreinitial_sur.get((f, compact(s)), ()), f, compact(s))
     elif f and not s and not r.forename_is_initial:
         # A first name alone is one piece of evidence short of any band; only an agreeing birth
         # year (in the handle) can make it one, so only people born about then are looked at.
@@ -701,8 +734,12 @@ def match_account(index: RosterIndex, account: AccountView) -> list[Candidate]:
     """The roster people this account may be, best first, with bands set."""
     readings = account_readings(index, account)
     best: dict[int, Candidate] = {}
+    floor = None
+    if not account.phones and not account.emails:  # else every reading is scored (see below)
+        floor = index.t.keep - index.prior  # what the names alone must weigh for a pair to be kept
     for r in readings.readings:
-        for i in _blocks(index, r, readings.years):
+        reading_floor = None if floor is None or r.middles else floor
+        for i in _blocks(index, r, readings.years, reading_floor):
             cand = score(index, account, readings, r, index.entries[i])
             if i not in best or cand.weight > best[i].weight:
                 best[i] = cand
@@ -718,7 +755,7 @@ def match_account(index: RosterIndex, account: AccountView) -> list[Candidate]:
         names_conflict = any(ev.level == "conflicts" for ev in cand.evidence if ev.comparison in ("forename", "surname"))
         cand.pieces += 1 if names_conflict else 2
         cand.name_only = False
-    ranked = sorted((best[i] for i in best), key=lambda c: -c.weight)
+    ranked = sorted(best.values(), key=lambda c: (-c.weight, c.person_id))  # ties: a stable order
     # Keep what per-connection evidence could still lift into a band: something of the name,
     # or a birth year, and a weight within reach.
     ranked = [c for c in ranked if c.weight >= index.t.keep and (c.pieces >= 1 or c.year_agrees)][:4]
@@ -757,10 +794,9 @@ def assign_bands(index: RosterIndex, ranked: list[Candidate]) -> list[Candidate]
         return [staff[0]] + [c for c in ranked if c is not staff[0]]
     close = [c for c in ranked[1:] if c.weight >= top.weight - index.t.ambiguity_margin and c.band != "no_link"]
     if close:
-        top.ambiguous = True
-        top.alternatives = [c.person_id for c in close]
-        if top.band == "probable":
-            top.band = "needs_review"
-        for c in close:
+        for c in [top, *close]:  # none of two near-equal people is probable
             c.ambiguous = True
+            if c.band == "probable":
+                c.band = "needs_review"
+        top.alternatives = [c.person_id for c in close]
     return ranked
