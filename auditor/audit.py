@@ -415,45 +415,50 @@ def evaluate(inputs: AuditInputs, policy: Policy, as_of: date) -> dict[str, dict
         if not scored:
             continue
         scored.sort(key=lambda x: -x[0])
-        weight, c, subject, band, explanation = scored[0]
-        if band == "no_link" or subject.kind == "staff":
-            continue
-        rule, severity, reason = _strictest_rule(policy, subject, staff, row.kind)
-        if rule is None or severity == "none":
-            continue
-        status = "needs_review" if severity == "breach_review" else band
-        severity = "breach" if severity == "breach_review" else severity
-        person_ref, staff_ref = roster.refs[c.person_id], roster.refs[row.staff_id]
-        key = finding_key(staff_ref, person_ref, row.platform, row.key, row.kind)
-        if key in findings:
-            continue
-        detail: dict = {"reason": reason}
-        alternatives = [roster.refs[x[1].person_id] for x in scored[1:] if x[3] != "no_link"]
-        if c.ambiguous or alternatives:
-            detail["alternatives"] = alternatives
-        pair = (row.staff_id, c.person_id)
-        if pair in active:
-            ex = active[pair]
-            if policy.allows_exemption(ex.relationship):
-                status = "excepted"
-                detail["exemption"] = {"relationship": ex.relationship, "approved_by": ex.approved_by,
-                                       "review_date": ex.review_date.isoformat()}
-            else:
-                detail["exemption_refused"] = f"{policy.name} does not allow exempting a {ex.relationship}"
-        elif pair in lapsed:
-            detail["exemption_lapsed"] = lapsed[pair].review_date.isoformat()
-        findings[key] = {
-            "candidate_id": c.id, "weight": weight,
-            "key": key, "staff_id": row.staff_id, "staff_ref": staff_ref, "person_id": c.person_id,
-            "person_ref": person_ref, "person_role": subject.role, "rule": rule.id,
-            "clause": rule.clause, "severity": severity, "status": status,
-            "confidence": round(1.0 / (1.0 + 2.0 ** (-weight)), 4), "platform": row.platform,
-            "relationship": row.kind, "account_id": row.account_id, "account_key": row.key,
-            "account": {"display_name": row.display_name, "username": row.username, "profile_url": row.profile_url},
-            "source": {"file_sha256": row.sha256, "member": row.member},
-            "connected_at": row.connected_at.isoformat() if row.connected_at else None,
-            "explanation": explanation, "detail": detail,
-        }
+        # The best fit; and when others fit about as well (ambiguous), each of them too, all for
+        # review: the DSL sees every person the account may be, not a coin toss between them.
+        top_weight, top = scored[0][0], scored[0][1]
+        for weight, c, subject, band, explanation in scored:
+            if c is not top and (not top.ambiguous or weight < top_weight - T.ambiguity_margin):
+                break
+            if band == "no_link" or subject.kind == "staff":
+                continue
+            rule, severity, reason = _strictest_rule(policy, subject, staff, row.kind)
+            if rule is None or severity == "none":
+                continue
+            status = "needs_review" if severity == "breach_review" else band
+            severity = "breach" if severity == "breach_review" else severity
+            person_ref, staff_ref = roster.refs[c.person_id], roster.refs[row.staff_id]
+            key = finding_key(staff_ref, person_ref, row.platform, row.key, row.kind)
+            if key in findings:
+                continue
+            detail: dict = {"reason": reason}
+            alternatives = [roster.refs[x[1].person_id] for x in scored if x[1] is not c and x[3] != "no_link"]
+            if c.ambiguous or alternatives:
+                detail["alternatives"] = alternatives
+            pair = (row.staff_id, c.person_id)
+            if pair in active:
+                ex = active[pair]
+                if policy.allows_exemption(ex.relationship):
+                    status = "excepted"
+                    detail["exemption"] = {"relationship": ex.relationship, "approved_by": ex.approved_by,
+                                           "review_date": ex.review_date.isoformat()}
+                else:
+                    detail["exemption_refused"] = f"{policy.name} does not allow exempting a {ex.relationship}"
+            elif pair in lapsed:
+                detail["exemption_lapsed"] = lapsed[pair].review_date.isoformat()
+            findings[key] = {
+                "candidate_id": c.id, "weight": weight,
+                "key": key, "staff_id": row.staff_id, "staff_ref": staff_ref, "person_id": c.person_id,
+                "person_ref": person_ref, "person_role": subject.role, "rule": rule.id,
+                "clause": rule.clause, "severity": severity, "status": status,
+                "confidence": round(1.0 / (1.0 + 2.0 ** (-weight)), 4), "platform": row.platform,
+                "relationship": row.kind, "account_id": row.account_id, "account_key": row.key,
+                "account": {"display_name": row.display_name, "username": row.username, "profile_url": row.profile_url},
+                "source": {"file_sha256": row.sha256, "member": row.member},
+                "connected_at": row.connected_at.isoformat() if row.connected_at else None,
+                "explanation": explanation, "detail": detail,
+            }
     _complete(findings, inputs)
     findings.update(alias_findings(inputs, policy, G))
     return findings
