@@ -7,6 +7,7 @@ when the audit was run.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import math
@@ -210,6 +211,10 @@ def run_matching(db: Database, roster: RosterSnapshot, as_of: date, progress: Pr
     if not todo:
         return 0
     _WORKER_INDEX = RosterIndex(roster.entries, as_of.year)
+    # Everything so far (roster, index) lives for the whole run: the cyclic collector need not
+    # walk it again and again (a fifth of matching time otherwise), and forked workers then
+    # share its memory pages untouched.
+    gc.freeze()
     workers = min(4, os.cpu_count() or 1) if len(todo) >= 4 * MATCH_CHUNK else 1
 
     def batches():
@@ -232,6 +237,7 @@ def run_matching(db: Database, roster: RosterSnapshot, as_of: date, progress: Pr
             progress.advance(len(batch))
     finally:
         _WORKER_INDEX = None
+        gc.unfreeze()
     progress.finish()
     return len(todo)
 
