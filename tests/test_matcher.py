@@ -343,6 +343,18 @@ def test_every_pair_in_the_nickname_file_is_related_in_both_directions() -> None
     assert checked > 1000
 
 
+def test_a_spelling_variant_takes_the_other_spellings_familiar_forms() -> None:
+    assert related("steven", "steve") == "nickname" and related("steve", "steven") == "nickname"
+    assert related("stephen", "steve") == "nickname"
+
+
+@pytest.mark.parametrize(("full", "short"), [("natasha", "tash"), ("stephanie", "steph"), ("madison", "maddie"),
+                                             ("arabella", "bella"), ("amanda", "mandy"), ("padraig", "paddy"),
+                                             ("chukwuemeka", "emeka"), ("babatunde", "tunde")])
+def test_more_familiar_forms_common_in_the_uk(full: str, short: str) -> None:
+    assert related(full, short) == "nickname" and related(short, full) == "nickname"
+
+
 def test_nickname_relation_is_not_transitive_across_lines() -> None:
     assert related("teddy", "edward") and related("teddy", "theodore")
     assert related("edward", "theodore") is None
@@ -622,6 +634,46 @@ def test_phone_agreement_with_a_parent_is_probable() -> None:
         assert top.band == "probable"
         assert levels(top, "phone") == ["exact (E.164)"]
         assert not top.name_only
+
+
+@pytest.mark.parametrize("parents", [1_000, 3_000, 30_000])
+def test_a_phone_or_email_alone_identifies_a_parent_on_a_trust_sized_roster(parents: int) -> None:
+    # The prior falls with the size of the roster; an exact number is as telling in a trust of
+    # 30,000 people as in a school of a thousand.
+    crowd = [parent(10_000 + i, f"Given{i % 97}", f"Family{i}") for i in range(parents)]
+    mother = parent(1030, "Rosamund", "Quillbottom", phones=frozenset({normalise_phone("07700 900123")}),
+                    emails=frozenset({"rq@example.invalid"}))
+    index = RosterIndex(crowd + [mother], AS_OF)
+    for account in (dict(phones=(normalise_phone("07700 900123"),)), dict(emails=("rq@example.invalid",))):
+        top = match(index, **account)[0]
+        assert top.person_id == 1030 and top.band == "probable"
+
+
+@pytest.mark.parametrize("label", ["Mum", "Dad 📱", "Jake's Mum", "Mummy"])
+def test_a_family_label_on_a_phone_contact_is_not_a_conflicting_name(label: str) -> None:
+    mother = parent(1030, "Rosamund", "Quillbottom", phones=frozenset({normalise_phone("07700 900123")}))
+    top = match(make_index(mother), label, phones=(normalise_phone("07700900123"),), platform="contacts")[0]
+    assert top.person_id == 1030 and top.band == "probable"
+    assert "conflicts" not in levels(top, "forename")
+
+
+def test_a_family_label_before_a_name_is_dropped_like_a_title() -> None:
+    assert parse_display_name("Auntie Sue").tokens == ("sue",)
+    assert parse_display_name("Jake's Dad").tokens == ()
+    assert parse_display_name("Nana Akua").tokens == ("nana", "akua")  # Nana is also a given name
+
+
+def test_trade_mark_signs_are_decoration_not_letters() -> None:
+    assert fold("Trevaskis™") == "trevaskis"
+    assert fold("Quarrendon℠") == "quarrendon"
+
+
+@pytest.mark.parametrize("handle", ["xX_tamsin_trevaskis_Xx", "x_tamsin_trevaskis_x", "xXtamsintrevaskisXx",
+                                    "xX_tamsin2011_Xx", "xxtamsinxx2011"])
+def test_x_decorated_handles_find_the_pupil(handle: str) -> None:
+    index = make_index(pupil(1040, "Tamsin", "Trevaskis", 2011))
+    found = match(index, username=handle)
+    assert found and found[0].person_id == 1040 and found[0].band != "no_link"
 
 
 def test_email_agreement_with_a_parent_is_probable_whatever_the_case() -> None:

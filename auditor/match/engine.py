@@ -719,14 +719,23 @@ def score(index: RosterIndex, account: AccountView, readings: AccountReadings, r
     return Candidate(e.person_id, weight, evidence, pieces, r.how, year_agrees, name_only)
 
 
+# An exact phone number or e-mail address: m, the roster's number is still the one the contact
+# has (numbers change); u, someone else has exactly this one — one in the hundred million or so
+# UK numbers in use, recycled numbers included. It must identify a parent on a trust's roster of
+# 30,000 as surely as on a school's of 1,000: the prior falls with roster size, this does not.
+CONTACT_POINT_M = 0.9
+CONTACT_POINT_U = 1e-8
+
+
 def _contact_points(index: RosterIndex, account: AccountView) -> dict[int, list[Evidence]]:
     points: dict[int, list[Evidence]] = defaultdict(list)
+    weight = log2(CONTACT_POINT_M / CONTACT_POINT_U)
     for phone in account.phones:
         for i in index.by_phone.get(phone, ()):
-            points[i].append(Evidence("phone", "exact (E.164)", log2(0.9 / 4e-6)))
+            points[i].append(Evidence("phone", "exact (E.164)", weight))
     for email in account.emails:
         for i in index.by_email.get(email.lower(), ()):
-            points[i].append(Evidence("e-mail", "exact", log2(0.9 / 4e-6)))
+            points[i].append(Evidence("e-mail", "exact", weight))
     return points
 
 

@@ -19,6 +19,11 @@ TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "rev", "sir",
                     "master", "mstr", "madam", "fr", "sr", "sra"})
 SUFFIXES = frozenset({"jr", "jnr", "snr", "sr", "ii", "iii", "iv", "phd", "mba", "bsc", "ba", "ma", "msc",
                       "pgce", "qts", "frsa", "mbe", "obe", "cbe", "esq", "rn", "dip"})
+# How people label family in a phone book ("Mum", "Jake's Dad", "Auntie Sue"): not names. At the
+# front it is a title; after a name, the name is the child's, not this contact's. (Nana and Nan
+# are left out: they are also given names.)
+KIN_WORDS = frozenset({"mum", "mom", "mam", "mummy", "mommy", "mammy", "dad", "daddy", "grandma", "grandad",
+                       "granddad", "grandpa", "granny", "auntie", "aunty", "uncle", "stepmum", "stepdad"})
 _APOSTROPHES = "'\u2019\u2018`\u00b4\u02bc"
 _TOKEN = re.compile(r"[a-z]+(?:-[a-z]+)*|\d+")
 
@@ -32,10 +37,14 @@ def _letterlike_symbol(ch: str) -> str | None:
     return None
 
 
+# Signs NFKC would turn into letters (™ → TM, ℠ → SM, ℡ → TEL): decoration, dropped first.
+_MARKS = {0x2122: " ", 0x2120: " ", 0x2121: " "}
+
+
 @lru_cache(maxsize=200_000)
 def fold(text: str) -> str:
     """Plain lower-case ASCII letters, digits, spaces and hyphens; symbols and emoji removed."""
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", text.translate(_MARKS))
     kept = []
     for ch in text:
         cat = unicodedata.category(ch)
@@ -92,6 +101,8 @@ def parse_display_name(raw: str | None) -> ParsedName:
         tokens.pop(0)
     while len(tokens) > 1 and tokens[-1] in SUFFIXES:
         tokens.pop()
+    if any(t in KIN_WORDS for t in tokens):
+        tokens = [t for t in tokens[1:] if t not in KIN_WORDS] if tokens[0] in KIN_WORDS else []
     return ParsedName(tuple(tokens), tuple(numbers), title)
 
 
@@ -161,6 +172,11 @@ def parse_handle(raw: str | None) -> HandleParse:
     for piece in _HANDLE_SPLIT.split(fold(text.replace(".", " ").replace("_", " "))):
         for part in _ALPHA_DIGIT.findall(piece):
             (numbers if part.isdigit() else chunks).append(part)
+    # x's around a handle are decoration, not initials: xX_jake_smith_Xx, x_jake_x
+    while chunks and set(chunks[0]) == {"x"}:
+        chunks.pop(0)
+    while chunks and set(chunks[-1]) == {"x"}:
+        chunks.pop()
     return HandleParse(tuple(chunks), tuple(numbers))
 
 
@@ -193,6 +209,11 @@ def split_concatenation(chunk: str, lexicon: frozenset[str], max_parts: int = 3,
         results.append((chunk[1:],))
     if n >= 4 and chunk[-1] == "x" and chunk[:-1] in lexicon and (chunk[:-1],) not in results:
         results.append((chunk[:-1],))
+    if chunk[0] == "x" and max_parts >= 2:  # names inside x's: xxjakexx, xjakesmithx
+        core = chunk.lstrip("x").rstrip("x") if chunk[-1] == "x" else chunk.lstrip("x")
+        if len(core) >= 3:
+            results += [seq for seq in split_concatenation(core, lexicon, max_parts=max_parts - 1, surnames=surnames)
+                        if seq not in results]
     return results
 
 

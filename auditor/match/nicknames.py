@@ -2,8 +2,9 @@
 
 ``related(a, b)`` says whether two folded forenames are the same name written another way:
 'nickname' (Olly ~ Oliver), 'variant' (Sofia ~ Sophia), or None. The relation holds between
-names on one line of the table, in both directions, and is not transitive across lines
-(Teddy ~ Edward and Teddy ~ Theodore, but Edward is not Theodore).
+names on one line of the table, in both directions; a spelling variant also takes the other
+spelling's familiar forms (Steven ~ Steve, as Stephen ~ Steve); otherwise it is not transitive
+across lines (Teddy ~ Edward and Teddy ~ Theodore, but Edward is not Theodore).
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ def table() -> dict[str, dict[str, str]]:
             for b in names:
                 if a != b and relations[a].get(b) != "variant":
                     relations[a][b] = kind
+    # A spelling variant takes the other spelling's familiar forms (Steven: Steve, as Stephen);
+    # one step only, so nicknames shared by two different names still do not join them.
+    borrowed = [(a, c) for a, rel in relations.items() for b, kind in rel.items() if kind == "variant"
+                for c, kind_c in relations.get(b, {}).items() if kind_c == "nickname" and c != a]
+    for a, c in borrowed:
+        relations[a].setdefault(c, "nickname")
+        relations[c].setdefault(a, "nickname")
     return dict(relations)
 
 
