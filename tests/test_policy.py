@@ -163,7 +163,7 @@ def test_a_colleague_is_in_no_rule(name: str) -> None:
         assert severity(name, colleague(), kind) == "none"
 
 
-@pytest.mark.parametrize("name", ["bedford", "default", "hertfordshire", "luton", "milton-keynes"])
+@pytest.mark.parametrize("name", PRESETS)
 def test_every_live_kind_with_a_pupil_is_at_least_advisory(name: str) -> None:
     for kind in LIVE_KINDS:
         assert SEVERITY_RANK[severity(name, current_pupil(), kind)] >= SEVERITY_RANK["advisory"], kind
@@ -568,3 +568,17 @@ def test_current_pupil_rule_ignores_past_and_future_pupils() -> None:
     assert kind.applies({}, future_pupil(), TEACHER) is None
     assert kind.applies({"scope": "own_school"}, current_pupil(OTHER), TEACHER) is None
     assert kind.applies({"scope": "any_school"}, current_pupil(OTHER), TEACHER)
+
+
+# -- found in review: every live kind, wrong types, all problems at once, no silent loosening --
+def test_hardmoor_counts_a_subscription_to_a_pupils_channel_as_staff_initiating() -> None:
+    for subject in (current_pupil(), past_pupil(30), parent_of(), parent_of("past_pupil")):
+        assert severity("hardmoor", subject, "subscription") == "breach"
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_a_preset_rule_that_gives_one_live_kind_a_severity_gives_every_live_kind_one(name: str) -> None:
+    for rule in load_policy(name).rules:
+        found = {kind: rule.severity_for(kind) for kind in LIVE_KINDS}
+        if any(s != "none" for s in found.values()):
+            assert all(s != "none" for s in found.values()), (rule.id, found)
