@@ -885,3 +885,14 @@ def test_matching_changes_neither_the_account_nor_the_roster() -> None:
     match_account(index, view)
     assert view == view_before
     assert index.entries == entries_before
+
+
+def test_an_initial_never_outweighs_the_whole_name_it_stands_for() -> None:
+    # Only one surname on this roster starts with V: the letter is rare, but it cannot say more
+    # than the surname it abbreviates.
+    index = make_index(pupil(1050, "Zephyrine", "Vellacott", 2012))
+    initial = by_id(match(index, "Zephyrine V"), 1050)
+    whole = by_id(match(index, "Zephyrine Vellacott"), 1050)
+    assert initial is not None and whole is not None
+    assert evidence_weight(initial, "surname") <= evidence_weight(whole, "surname")
+    assert initial.weight <= whole.weight

@@ -397,10 +397,17 @@ def compare_surname(index: RosterIndex, reading: Reading, e: RosterEntry) -> tup
     return index.memo.get(index.memo.sur, (reading.surname, e.person_id), lambda: _compare_surname(index, reading, e))
 
 
-def _initial_evidence(comparison: str, letter: str, names, initial_tf: dict[str, float]) -> Evidence:
-    """A name written as its initial: agreement is worth as much as the letter is rare."""
-    if any(name[0] == letter for name in names):
-        return Evidence(comparison, "initial agrees", log2(0.95 / initial_tf.get(letter, 0.05)))
+def _initial_evidence(index: RosterIndex, comparison: str, letter: str, names) -> Evidence:
+    """A name written as its initial: agreement is worth as much as the letter is rare, and never
+    more than the whole name would be (on a roster where only one surname starts with V, "V" is
+    still not better evidence than the surname itself)."""
+    agreeing = [name for name in names if name[0] == letter]
+    if agreeing:
+        if comparison == "forename":
+            table, whole = index.fore_initial_tf, max(log2(0.88 / index.tf_fore(n)) for n in agreeing)
+        else:
+            table, whole = index.sur_initial_tf, max(log2(0.9 / index.tf_sur(n)) for n in agreeing)
+        return Evidence(comparison, "initial agrees", min(log2(0.95 / table.get(letter, 0.05)), whole))
     return Evidence(comparison, "initial conflicts", log2(0.03 / 0.93))
 
 
@@ -409,7 +416,7 @@ def _compare_forename(index: RosterIndex, reading: Reading, e: RosterEntry) -> t
     if not f:
         return Evidence("forename", "missing", 0.0), False
     if reading.forename_is_initial:
-        return _initial_evidence("forename", f, e.forenames, index.fore_initial_tf), False
+        return _initial_evidence(index, "forename", f, e.forenames), False
     best: Evidence | None = None
     for name, how in e.forenames.items():
         if f == name:
@@ -444,7 +451,7 @@ def _compare_surname(index: RosterIndex, reading: Reading, e: RosterEntry) -> tu
     if not s:
         return Evidence("surname", "missing", 0.0), False
     if reading.surname_is_initial:
-        return _initial_evidence("surname", s, e.surnames, index.sur_initial_tf), False
+        return _initial_evidence(index, "surname", s, e.surnames), False
     c = compact(s)
     for name, how in e.surnames.items():
         if c == name:
