@@ -30,11 +30,12 @@ class Rule:
 
     def severity_for(self, connection_kind: str) -> str:
         """Severity of this rule for one connection kind: the kind's own entry, else its group's
-        (``live``), else none. History kinds (removed, blocked ...) are never findings."""
-        if connection_kind in self.severity:
-            return self.severity[connection_kind]
+        (``live``), else none. History kinds (removed, blocked ...) are never findings, whatever
+        a rule built by hand says: the report shows them as context."""
         if connection_kind in HISTORY_KINDS:
             return "none"
+        if connection_kind in self.severity:
+            return self.severity[connection_kind]
         if connection_kind == "request_received":
             return "none"
         if connection_kind in LIVE_KINDS and "live" in self.severity:
@@ -129,6 +130,9 @@ def parse_policy(raw: dict, source: str) -> Policy:
                 problems.append(f"{where}.severity: unknown connection kind {conn_kind!r}")
             if value not in SEVERITIES:
                 problems.append(f"{where}.severity.{conn_kind}: {value!r} is not one of {', '.join(SEVERITIES)}")
+            elif (conn_kind in HISTORY_KINDS or conn_kind == "history") and value != "none":
+                problems.append(f"{where}.severity.{conn_kind}: {conn_kind} is history (removed, blocked ...), shown "
+                                f"for context in the report and never a finding; it can only be \"none\"")
         params = {k: v for k, v in item.items() if k not in ("id", "kind", "clause", "severity")}
         if kind in rule_kinds:
             problems += [f"{where}: {p}" for p in rule_kinds.get(kind).validate(params)]

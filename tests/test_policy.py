@@ -582,3 +582,38 @@ def test_a_preset_rule_that_gives_one_live_kind_a_severity_gives_every_live_kind
         found = {kind: rule.severity_for(kind) for kind in LIVE_KINDS}
         if any(s != "none" for s in found.values()):
             assert all(s != "none" for s in found.values()), (rule.id, found)
+
+
+def whole_policy(**changes) -> dict:
+    table = {"name": "ours", "version": "1", "rules": [minimal_rule()]}
+    table.update(changes)
+    return table
+
+
+def problems_of(tmp_path: Path, table: dict) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_policy(None, school_config(tmp_path, table))
+    assert "school.toml" in str(caught.value)
+    return caught.value.problems
+
+
+@pytest.mark.parametrize("changes", [
+    {"removed": "breach"}, {"blocked": "report"}, {"rejected": "breach_review"}, {"history": "breach"},
+    {"history": "advisory"}, {"muted": "advisory"},
+])
+def test_history_kinds_cannot_be_made_findings(tmp_path: Path, changes: dict) -> None:
+    problems = problems_of(tmp_path, {"preset": "luton", "overrides": {"current-pupil": {"severity": changes}}})
+    assert len(problems) == 1 and "history" in problems[0] and "never a finding" in problems[0], problems
+    problems = problems_of(tmp_path, whole_policy(rules=[minimal_rule(severity={"live": "breach", **changes})]))
+    assert len(problems) == 1 and "never a finding" in problems[0], problems
+
+
+def test_history_may_be_said_to_be_none(tmp_path: Path) -> None:
+    policy = load_policy(None, school_config(tmp_path, whole_policy(rules=[
+        minimal_rule(severity={"live": "breach", "history": "none", "removed": "none"})])))
+    assert all(policy.rules[0].severity_for(kind) == "none" for kind in HISTORY_KINDS)
+
+
+def test_a_rule_built_by_hand_still_never_makes_history_a_finding() -> None:
+    rule = Rule("r", "current_pupil", "c", {"live": "breach", "removed": "breach", "history": "report"})
+    assert rule.severity_for("removed") == "none" and rule.severity_for("blocked") == "none"
