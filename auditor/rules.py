@@ -58,6 +58,10 @@ def _check_scope(params: dict) -> list[str]:
     return [] if scope in SCOPES else [f"scope {scope!r} is not one of {', '.join(SCOPES)}"]
 
 
+def _is_strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
 def _check_known(params: dict, known: set[str]) -> list[str]:
     return [f"unknown parameter {k!r}" for k in params if k not in known]
 
@@ -116,11 +120,12 @@ class PupilFamily:
     @staticmethod
     def validate(params: dict) -> list[str]:
         problems = _check_scope(params) + _check_known(params, {"scope", "relationships", "of"})
+        # An empty list would make the rule cover nobody: refused, like any wrong type.
         rel = params.get("relationships", "any")
-        if rel != "any" and not (isinstance(rel, list) and all(isinstance(r, str) for r in rel)):
+        if rel != "any" and not (_is_strings(rel) and rel):
             problems.append("relationships must be \"any\" or a list")
         of = params.get("of", ["pupil"])
-        if not isinstance(of, list) or not set(of) <= {"pupil", "past_pupil"}:
+        if not (_is_strings(of) and of and set(of) <= {"pupil", "past_pupil"}):
             problems.append("of must be a list of pupil and/or past_pupil")
         return problems
 

@@ -617,3 +617,78 @@ def test_history_may_be_said_to_be_none(tmp_path: Path) -> None:
 def test_a_rule_built_by_hand_still_never_makes_history_a_finding() -> None:
     rule = Rule("r", "current_pupil", "c", {"live": "breach", "removed": "breach", "history": "report"})
     assert rule.severity_for("removed") == "none" and rule.severity_for("blocked") == "none"
+
+
+@pytest.mark.parametrize(("table", "fragment"), [
+    ({"preset": "luton", "overrides": "x"}, "'overrides' must be a table"),
+    ({"preset": "luton", "overrides": ["current-pupil"]}, "'overrides' must be a table"),
+    ({"preset": "luton", "overrides": {"current-pupil": "breach"}}, "overrides.current-pupil must be a table"),
+    (whole_policy(rules=[minimal_rule(id=["a"])]), "'id' must be"),
+    (whole_policy(rules=[minimal_rule(kind=["current_pupil"])]), "'kind' must be"),
+    (whole_policy(rules=[minimal_rule(kind="pupil_family", of=[["pupil"]])]), "of must be"),
+    (whole_policy(rules=[minimal_rule(kind="pupil_family", relationships=[["parent"]])]), "relationships must be"),
+    (whole_policy(rules=[minimal_rule(clause=["Do not."])]), "'clause' must be"),
+    (whole_policy(rules=[minimal_rule(severity={"live": ["breach"]})]), "is not one of"),
+    (whole_policy(rules=[minimal_rule(scope=["own_school"])]), "scope"),
+    (whole_policy(name=["ours"]), "'name' must be"),
+    (whole_policy(title=3), "'title' must be"),
+    (whole_policy(summary={"a": 1}), "'summary' must be"),
+    ({"preset": ["luton"]}, "'preset' must be"),
+])
+def test_a_value_of_the_wrong_type_is_a_config_error_not_a_crash(tmp_path: Path, table: dict, fragment: str) -> None:
+    problems = problems_of(tmp_path, table)
+    assert any(fragment in p for p in problems), problems
+
+
+def test_a_policy_table_that_is_not_a_table_is_a_config_error(tmp_path: Path) -> None:
+    assert problems_of(tmp_path, "luton") == ["[policy] must be a table"]  # type: ignore[arg-type]
+
+
+def test_every_problem_with_a_preset_and_its_changes_is_reported_at_once(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, {"preset": "luton", "staff_roles": 5, "colour": "x",
+                                      "overrides": {"nosuch": {"age_below": 18}}})
+    assert len(problems) == 3, problems
+    assert any("unknown key 'colour'" in p for p in problems)
+    assert any("'staff_roles' must be" in p and "got 5" in p for p in problems)
+    assert any(p.startswith("overrides.nosuch: the preset has no such rule") for p in problems)
+
+
+def test_an_unknown_preset_is_reported_with_the_other_problems(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, {"preset": "lutn", "platforms": "some", "overrides": 3})
+    assert len(problems) == 3, problems
+    assert any("'lutn'" in p and "milton-keynes" in p for p in problems)
+    assert any("'platforms' must be" in p for p in problems)
+    assert any("'overrides' must be a table" in p for p in problems)
+
+
+@pytest.mark.parametrize(("key", "value", "fragment"), [
+    ("exempt_accounts", "Hardmoor Early Years Centre", "'exempt_accounts' must be a list of account names"),
+    ("exempt_accounts", ["Hardmoor Early Years Centre", 7], "'exempt_accounts' must be a list of account names"),
+    ("no_connection_rule", "no", "'no_connection_rule' must be true or false"),
+    ("no_connection_rule", 0, "'no_connection_rule' must be true or false"),
+    ("staff_roles", [], "'staff_roles' must be"),
+])
+def test_a_setting_of_the_wrong_type_is_refused_not_converted(tmp_path: Path, key: str, value, fragment: str) -> None:
+    problems = problems_of(tmp_path, {"preset": "hardmoor", key: value})
+    assert len(problems) == 1 and fragment in problems[0], problems
+
+
+def test_exempt_accounts_and_no_connection_rule_of_the_right_type_are_kept(tmp_path: Path) -> None:
+    policy = load_policy(None, school_config(tmp_path, {"preset": "hardmoor", "no_connection_rule": False,
+                                                         "exempt_accounts": ["Hardmoor EYC", "Hardmoor Nursery"]}))
+    assert policy.exempt_accounts == ["Hardmoor EYC", "Hardmoor Nursery"] and policy.no_connection_rule is False
+
+
+@pytest.mark.parametrize("extra", [{"preset": "luton"}, {"overrides": {"pupils": {"scope": "any_school"}}},
+                                   {"preset": "luton", "overrides": {}}])
+def test_a_policy_with_its_own_rules_cannot_also_name_a_preset_or_overrides(tmp_path: Path, extra: dict) -> None:
+    problems = problems_of(tmp_path, whole_policy(**extra))
+    assert len(problems) == 1 and "cannot be combined with" in problems[0], problems
+
+
+def test_an_unknown_preset_in_a_config_is_a_config_error_naming_the_file_and_the_presets(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_policy(None, school_config(tmp_path, {"preset": "lutonn"}))
+    assert caught.value.exit_code == 2
+    assert "school.toml" in str(caught.value) and "[policy]" in str(caught.value)
+    assert all(name in str(caught.value) for name in PRESETS)
