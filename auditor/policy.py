@@ -118,10 +118,17 @@ def _read_settings(raw: dict) -> tuple[dict, list[str]]:
     if version is not None and not (isinstance(version, str | int | date) and not isinstance(version, bool)
                                     and str(version).strip()):
         problems.append(f"'version' must be text such as \"2025-09\", got {_shown(version)}")
+    # Exemptions loosen the policy, so anything but the expected shape is an error, never "any".
     exemptions = raw.get("exemptions", {})
-    allowed = exemptions.get("allowed", "any") if isinstance(exemptions, dict) else "any"
-    if allowed != "any" and not _is_strings(allowed):
-        problems.append(f"exemptions.allowed must be \"any\" or a list of relationships, got {_shown(allowed)}")
+    allowed: object = []
+    if not isinstance(exemptions, dict):
+        problems.append(f"'exemptions' must be a table ([exemptions] allowed = \"any\" or a list of relationships), "
+                        f"got {_shown(exemptions)}")
+    else:
+        problems += [f"exemptions: unknown key '{k}' (the only key is 'allowed')" for k in exemptions if k != "allowed"]
+        allowed = exemptions.get("allowed", "any")
+        if allowed != "any" and not _is_strings(allowed):
+            problems.append(f"exemptions.allowed must be \"any\" or a list of relationships, got {_shown(allowed)}")
     settings["exemptions_allowed"] = allowed
     for key, what in (("staff_roles", "job titles"), ("platforms", "platform names")):
         value = raw.get(key, "all")
@@ -278,7 +285,12 @@ def _from_preset(table: dict) -> tuple[Policy | None, list[str]]:
                      for rule_id, changes in overrides.items() if not isinstance(changes, dict)]
         return None, problems
     merged = copy.deepcopy(base)
+    exemptions = settings.pop("exemptions", None)
     merged.update(settings)
+    if isinstance(exemptions, dict) and isinstance(merged.get("exemptions"), dict):
+        merged["exemptions"].update(exemptions)  # a key left out keeps the preset's (luton's list)
+    elif exemptions is not None:
+        merged["exemptions"] = exemptions
     problems += _apply_overrides(merged, overrides)
     policy, more = _read_policy(merged)
     problems += more

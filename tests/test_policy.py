@@ -692,3 +692,16 @@ def test_an_unknown_preset_in_a_config_is_a_config_error_naming_the_file_and_the
     assert caught.value.exit_code == 2
     assert "school.toml" in str(caught.value) and "[policy]" in str(caught.value)
     assert all(name in str(caught.value) for name in PRESETS)
+
+
+@pytest.mark.parametrize("exemptions", [
+    ["own child"], "own child", "any", {"allow": ["own child"]}, {"allowed": ["own child", 3]}, {"allowed": "some"},
+])
+def test_a_malformed_exemptions_setting_is_an_error_never_a_loosening(tmp_path: Path, exemptions) -> None:
+    problems = problems_of(tmp_path, {"preset": "luton", "exemptions": exemptions})
+    assert len(problems) == 1 and "exemptions" in problems[0], problems
+
+
+def test_an_empty_exemptions_table_keeps_the_presets_list(tmp_path: Path) -> None:
+    policy = load_policy(None, school_config(tmp_path, {"preset": "luton", "exemptions": {}}))
+    assert policy.allows_exemption("niece") and not policy.allows_exemption("cousin")
