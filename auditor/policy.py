@@ -68,13 +68,27 @@ class Policy:
         return (job_title or "").strip().lower() in {r.lower() for r in self.staff_roles}
 
     def covers_platform(self, platform: str) -> bool:
-        return self.platforms == "all" or platform in self.platforms
+        if self.platforms == "all":
+            return True
+        return platform.strip().lower() in {p.lower() for p in self.platforms}
 
     def rule(self, rule_id: str) -> Rule:
         for rule in self.rules:
             if rule.id == rule_id:
                 return rule
         raise NotFound(f"policy {self.name} has no rule {rule_id!r}")
+
+
+def known_platforms() -> set[str]:
+    """The platforms a connection can be on: every export and API connector's (as the
+    self-check collects them), so a config cannot name one no export will ever carry."""
+    from auditor.registry import api_connectors, export_connectors
+
+    found: set[str] = set()
+    for registry in (export_connectors, api_connectors):
+        for name, cls in registry.items():
+            found.add(getattr(cls, "platform", None) or name)
+    return found
 
 
 def preset_names() -> list[str]:
@@ -138,6 +152,12 @@ def _read_settings(raw: dict) -> tuple[dict, list[str]]:
             settings[key] = [v.strip() for v in value]
         else:
             problems.append(f"'{key}' must be \"all\" or a non-empty list of {what}, got {_shown(value)}")
+    if settings.get("platforms", "all") != "all":
+        # Rows carry lower-case platform names: "Facebook" would cover nothing.
+        settings["platforms"] = [p.lower() for p in settings["platforms"]]
+        known = known_platforms()
+        problems += [f"platforms: unknown platform {p!r} (platforms: {', '.join(sorted(known))})"
+                     for p in settings["platforms"] if p not in known]
     no_rule = raw.get("no_connection_rule", False)
     if not isinstance(no_rule, bool):
         problems.append(f"'no_connection_rule' must be true or false, got {_shown(no_rule)}")

@@ -705,3 +705,20 @@ def test_a_malformed_exemptions_setting_is_an_error_never_a_loosening(tmp_path: 
 def test_an_empty_exemptions_table_keeps_the_presets_list(tmp_path: Path) -> None:
     policy = load_policy(None, school_config(tmp_path, {"preset": "luton", "exemptions": {}}))
     assert policy.allows_exemption("niece") and not policy.allows_exemption("cousin")
+
+
+def test_platform_names_are_read_whatever_their_case(tmp_path: Path) -> None:
+    policy = load_policy(None, school_config(tmp_path, {
+        "preset": "luton", "platforms": ["Facebook", " INSTAGRAM ", "Bluesky", "roblox", "Mastodon", "x"]}))
+    for platform in ("facebook", "instagram", "bluesky", "roblox", "mastodon", "x", "Facebook"):
+        assert policy.covers_platform(platform), platform
+    assert not policy.covers_platform("tiktok")
+    assert load_policy(None, school_config(tmp_path, {"preset": "luton", "platforms": "ALL"})).covers_platform("tiktok")
+
+
+def test_a_platform_the_auditor_does_not_know_is_reported(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, {"preset": "luton", "platforms": ["facebok", "Instagram", "myspace"]})
+    assert len(problems) == 2, problems
+    assert any("'facebok'" in p and "facebook" in p and "roblox" in p for p in problems)
+    assert any("'myspace'" in p for p in problems)
+    assert any("'platforms' must be" in p for p in problems_of(tmp_path, {"preset": "luton", "platforms": []}))
