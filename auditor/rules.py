@@ -62,6 +62,22 @@ def _is_strings(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
+def _check_relationships(wanted: list[str]) -> list[str]:
+    """Relationships the roster records (it normalises "Mother" to parent): any other word
+    would make the rule cover nobody, so it is an error that suggests the roster's word."""
+    from auditor.roster import RELATIONSHIP_CODES, normalise_relationship
+
+    vocabulary = set(RELATIONSHIP_CODES.values()) | {"other"}
+    problems = []
+    for word in wanted:
+        if word not in vocabulary:
+            near = normalise_relationship(word)
+            hint = f"did you mean {near!r}? " if near else ""
+            problems.append(f"relationships: {word!r} is not a relationship the roster records "
+                            f"({hint}relationships: {', '.join(sorted(vocabulary))})")
+    return problems
+
+
 def _check_known(params: dict, known: set[str]) -> list[str]:
     return [f"unknown parameter {k!r}" for k in params if k not in known]
 
@@ -124,6 +140,8 @@ class PupilFamily:
         rel = params.get("relationships", "any")
         if rel != "any" and not (_is_strings(rel) and rel):
             problems.append("relationships must be \"any\" or a list")
+        elif rel != "any":
+            problems += _check_relationships(rel)
         of = params.get("of", ["pupil"])
         if not (_is_strings(of) and of and set(of) <= {"pupil", "past_pupil"}):
             problems.append("of must be a list of pupil and/or past_pupil")

@@ -722,3 +722,14 @@ def test_a_platform_the_auditor_does_not_know_is_reported(tmp_path: Path) -> Non
     assert any("'facebok'" in p and "facebook" in p and "roblox" in p for p in problems)
     assert any("'myspace'" in p for p in problems)
     assert any("'platforms' must be" in p for p in problems_of(tmp_path, {"preset": "luton", "platforms": []}))
+
+
+def test_a_family_rule_names_relationships_as_the_roster_records_them(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, whole_policy(rules=[minimal_rule(kind="pupil_family",
+                                                                      relationships=["Mother", "parent", "lodger"])]))
+    assert len(problems) == 2, problems
+    assert any("'Mother'" in p and "did you mean 'parent'" in p for p in problems)
+    assert any("'lodger'" in p and "step_parent" in p for p in problems)
+    policy = load_policy(None, school_config(tmp_path, whole_policy(rules=[
+        minimal_rule(kind="pupil_family", relationships=["parent", "step_parent", "other"])])))
+    assert policy.rules[0].params["relationships"] == ["parent", "step_parent", "other"]
