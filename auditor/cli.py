@@ -155,7 +155,9 @@ def main(ctx: click.Context, db_option: str | None, config_option: str | None, q
 
 
 @main.command()
-@click.option("--policy", default="default", show_default=True, help="Policy preset (see 'auditor policy list').")
+@click.option("--policy", default="default", show_default=True,
+              help="Policy preset: luton, milton-keynes, bedford, hardmoor, hertfordshire or default "
+                   "(a config file's [policy] can change it).")
 @click.option("--encrypt", is_flag=True,
               help="Create the database encrypted (SQLCipher), with a passphrase; reports written are encrypted too.")
 @click.pass_obj
