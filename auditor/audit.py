@@ -92,57 +92,74 @@ def current_roster_version(conn: Connection) -> str:
 
 
 def load_roster(conn: Connection, as_of: date) -> RosterSnapshot:
-    people = list(conn.execute(sa.select(Person.__table__)))
+    """The roster as the audit sees it on ``as_of``. Read as plain tuples and built in one
+    pass per table: a trust's roster is tens of thousands of people, read on every audit."""
+    person, role_t, point_t, link_t, school_t = (Person.__table__, Role.__table__, ContactPoint.__table__,
+                                                  PupilContact.__table__, School.__table__)
+    people = conn.execute(sa.select(
+        person.c.id, person.c.ref, person.c.kind, person.c.title, person.c.legal_forename, person.c.legal_surname,
+        person.c.preferred_forename, person.c.preferred_surname, person.c.middle_names, person.c.former_surname,
+        person.c.date_of_birth, person.c.vulnerable).order_by(person.c.id)).all()
     if not people:
         raise InputError("the roster is empty", hint="run: auditor roster import PATH")
     roles: dict[int, list] = defaultdict(list)
-    for r in conn.execute(sa.select(Role.__table__)):
+    for r in conn.execute(sa.select(role_t.c.person_id, role_t.c.school_id, role_t.c.role, role_t.c.start_date,
+                                    role_t.c.end_date, role_t.c.job_title).order_by(role_t.c.id)):
         roles[r.person_id].append(r)
-    points: dict[int, dict[str, set[str]]] = defaultdict(lambda: {"phone": set(), "email": set()})
-    for p in conn.execute(sa.select(ContactPoint.__table__)):
-        points[p.person_id][p.kind].add(p.value)
-    links = [(r.pupil_id, r.contact_id, r.relationship) for r in conn.execute(sa.select(PupilContact.__table__))]
-    schools = {r.id: r.ref for r in conn.execute(sa.select(School.__table__.c.id, School.__table__.c.ref))}
-    by_id = {p.id: p for p in people}
+    phones: dict[int, set[str]] = defaultdict(set)
+    emails: dict[int, set[str]] = defaultdict(set)
+    for pid, kind, value in conn.execute(sa.select(point_t.c.person_id, point_t.c.kind, point_t.c.value)):
+        if kind == "phone":
+            phones[pid].add(value)
+        elif kind == "email":
+            emails[pid].add(value)
+    links = [(a, b, rel) for a, b, rel in conn.execute(
+        sa.select(link_t.c.pupil_id, link_t.c.contact_id, link_t.c.relationship).order_by(link_t.c.id))]
+    schools = {sid: ref for sid, ref in conn.execute(sa.select(school_t.c.id, school_t.c.ref))}
 
-    def schools_of(pid: int) -> frozenset[int]:
-        return frozenset(r.school_id for r in roles[pid] if r.school_id is not None)
-
-    role_on = {}
-    ages = {}
-    for p in people:
-        role_on[p.id] = (_role_on(roles[p.id], as_of) if p.kind == "pupil"
-                         else "parent_carer" if p.kind == "contact" else "staff")
-        ages[p.id] = age_on(p.date_of_birth, as_of)
+    no_roles: list = []
+    age_of_birth: dict[date | None, int | None] = {}  # many people share a date of birth
+    role_on: dict[int, str] = {}
+    ages: dict[int, int | None] = {}
+    own: dict[int, frozenset[int]] = {}
+    for pid, _ref, kind, *_names, born, _vulnerable in people:
+        mine = roles.get(pid, no_roles)
+        own[pid] = frozenset(r.school_id for r in mine if r.school_id is not None)
+        role_on[pid] = _role_on(mine, as_of) if kind == "pupil" else "parent_carer" if kind == "contact" else "staff"
+        if born not in age_of_birth:
+            age_of_birth[born] = age_on(born, as_of)
+        ages[pid] = age_of_birth[born]
     children: dict[int, list[Child]] = defaultdict(list)
     for pupil_id, contact_id, relationship in links:
-        if pupil_id in by_id:
-            children[contact_id].append(Child(pupil_id, relationship, role_on[pupil_id], schools_of(pupil_id),
-                                              ages[pupil_id]))
+        if pupil_id in role_on:
+            children[contact_id].append(Child(pupil_id, relationship, role_on[pupil_id], own[pupil_id], ages[pupil_id]))
     # A contact's "schools" are those of their children, so own-school scopes work for parents.
     subjects = {}
     entries = []
     staff = {}
-    for p in people:
-        own_schools = schools_of(p.id)
-        if p.kind == "contact":
-            own_schools = frozenset().union(*(c.schools for c in children[p.id])) if children[p.id] else own_schools
-        subjects[p.id] = Subject(p.id, p.ref, p.kind, role_on[p.id], own_schools, ages[p.id], bool(p.vulnerable),
-                                 tuple(children[p.id]))
+    refs = {}
+    names = {}
+    empty: frozenset[str] = frozenset()
+    for pid, ref, kind, title, legal_fore, legal_sur, pref_fore, pref_sur, middle, former, born, vulnerable in people:
+        own_schools = own[pid]
+        mine_children = children.get(pid, ())
+        if kind == "contact" and mine_children:
+            own_schools = frozenset().union(*(c.schools for c in mine_children))
+        role, age = role_on[pid], ages[pid]
+        subjects[pid] = Subject(pid, ref, kind, role, own_schools, age, bool(vulnerable), tuple(mine_children))
         entries.append(RosterEntry(
-            person_id=p.id, kind=p.kind, role=role_on[p.id], legal_forename=p.legal_forename,
-            legal_surname=p.legal_surname, preferred_forename=p.preferred_forename,
-            preferred_surname=p.preferred_surname, middle_names=p.middle_names, former_surname=p.former_surname,
-            title=p.title, birth_year=p.date_of_birth.year if p.date_of_birth else None, age=ages[p.id],
-            phones=frozenset(points[p.id]["phone"]), emails=frozenset(points[p.id]["email"]), schools=own_schools,
+            person_id=pid, kind=kind, role=role, legal_forename=legal_fore, legal_surname=legal_sur,
+            preferred_forename=pref_fore, preferred_surname=pref_sur, middle_names=middle, former_surname=former,
+            title=title, birth_year=born.year if born else None, age=age,
+            phones=frozenset(phones[pid]) if pid in phones else empty,
+            emails=frozenset(emails[pid]) if pid in emails else empty, schools=own_schools,
         ))
-        if p.kind == "staff":
-            title = next((r.job_title for r in roles[p.id] if r.role == "staff"), None)
-            staff[p.id] = StaffMember(p.id, p.ref, own_schools, title)
-    return RosterSnapshot(subjects, entries, staff, {p.id: p.ref for p in people}, links, schools,
-                          current_roster_version(conn),
-                          names={p.id: (p.preferred_forename or p.legal_forename, p.legal_surname, p.kind)
-                                 for p in people})
+        if kind == "staff":
+            job = next((r.job_title for r in roles.get(pid, no_roles) if r.role == "staff"), None)
+            staff[pid] = StaffMember(pid, ref, own_schools, job)
+        refs[pid] = ref
+        names[pid] = (pref_fore or legal_fore, legal_sur, kind)
+    return RosterSnapshot(subjects, entries, staff, refs, links, schools, current_roster_version(conn), names=names)
 
 
 # -- matching ------------------------------------------------------------------------------
@@ -292,19 +309,17 @@ def load_inputs(db: Database, roster: RosterSnapshot) -> AuditInputs:
     with db.engine.connect() as conn:
         candidates: dict[int, list] = defaultdict(list)
         columns = [c for c in cands_t.c if c.name != "evidence"]  # evidence is read for findings only
-        for c in conn.execute(sa.select(*columns)):
+        for c in conn.execute(sa.select(*columns).order_by(cands_t.c.id)).all():
             candidates[c.account_id].append(c)
-        account_ids = list(candidates)
-        rows = []
-        for start in range(0, len(account_ids), 1000):
-            chunk = account_ids[start:start + 1000]
-            rows += list(conn.execute(
-                sa.select(conns.c.id, conns.c.staff_id, conns.c.account_id, conns.c.kind, conns.c.connected_at,
-                          conns.c.member, files.c.sha256, accounts.c.platform, accounts.c.key,
-                          accounts.c.display_name, accounts.c.username, accounts.c.profile_url)
-                .join(files, files.c.id == conns.c.file_id).join(accounts, accounts.c.id == conns.c.account_id)
-                .where(conns.c.account_id.in_(chunk))))
-        rows.sort(key=lambda r: r.id)
+        # One query (the database walks the account index for the accounts with candidates),
+        # in connection order: the first connection to give a finding key is the one reported.
+        rows = conn.execute(
+            sa.select(conns.c.id, conns.c.staff_id, conns.c.account_id, conns.c.kind, conns.c.connected_at,
+                      conns.c.member, files.c.sha256, accounts.c.platform, accounts.c.key,
+                      accounts.c.display_name, accounts.c.username, accounts.c.profile_url)
+            .join(files, files.c.id == conns.c.file_id).join(accounts, accounts.c.id == conns.c.account_id)
+            .where(conns.c.account_id.in_(sa.select(cands_t.c.account_id)))
+            .order_by(conns.c.id)).all()
         exemptions = list(conn.execute(sa.select(Exemption.__table__)))
         decisions: dict[str, object] = {}
         for d in conn.execute(sa.select(ReviewDecision.__table__).order_by(ReviewDecision.__table__.c.id)):
