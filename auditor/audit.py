@@ -12,6 +12,7 @@ import json
 import math
 import os
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -262,6 +263,7 @@ class AuditResult:
     findings: list[dict]
     summary: dict
     trend: dict
+    carried_staff: int = 0  # staff whose findings were carried over from the last audit unchanged
 
 
 def finding_key(staff_ref: str, person_ref: str, platform: str, account_key: str, kind: str) -> str:
@@ -345,6 +347,117 @@ def load_inputs(db: Database, roster: RosterSnapshot) -> AuditInputs:
     return AuditInputs(roster, candidates, rows, exemptions, decisions, previous, totals, owners, evidence_of)
 
 
+# -- carrying findings over ----------------------------------------------------------------
+# A member of staff's findings depend only on the audit-wide context below and on their own
+# slice of the inputs. When both are unchanged since the last audit, evaluating them again
+# would give the same findings in the same order, so the last audit's are carried over and
+# only the staff whose slice changed (a new export, a re-match, an exemption) are evaluated.
+REUSE_VERSION = "1"  # bump when evaluate reads anything new
+
+
+def policy_fingerprint(policy: Policy) -> str:
+    """The whole policy, not only its name and version: a school's own copy can be edited."""
+    import dataclasses
+
+    body = json.dumps(dataclasses.asdict(policy), sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
+
+
+def context_digest(inputs: AuditInputs, policy: Policy, as_of: date) -> str:
+    """What every member of staff's findings depend on: the code, the roster, the policy, the
+    audit date and the DSL's review decisions."""
+    digest = hashlib.sha256()
+    for part in (REUSE_VERSION, __version__, MATCHER_VERSION, inputs.roster.version, policy_fingerprint(policy),
+                 as_of.isoformat()):
+        digest.update(part.encode() + b"\x1f")
+    for decision in inputs.decisions.values():
+        digest.update(repr(tuple(decision)).encode())
+    return digest.hexdigest()[:32]
+
+
+def load_evidence_text(db: Database) -> dict[int, str]:
+    """Every candidate's stored evidence as text (for digests: never parsed)."""
+    cands = MatchCandidate.__table__
+    with db.engine.connect() as conn:
+        return {cid: text for cid, text in conn.execute(sa.select(cands.c.id, sa.cast(cands.c.evidence, sa.Text)))}
+
+
+def staff_digests(inputs: AuditInputs, evidence_text: dict[int, str]) -> dict[int, str]:
+    """Per member of staff on the roster, a digest of everything ``evaluate`` reads about
+    them: their connections to matched accounts (with the file and the account's fields, in
+    order), every candidate of those accounts with its evidence, their exemptions, and the
+    owners their exports name (with who else submitted the same owner account)."""
+    per_account: dict[int, bytes] = {}
+    digests = {staff_id: hashlib.sha256() for staff_id in inputs.roster.staff}
+    for row in inputs.rows:
+        digest = digests.get(row.staff_id)
+        if digest is None:
+            continue
+        account = per_account.get(row.account_id)
+        if account is None:
+            account = per_account[row.account_id] = repr(
+                [(tuple(c), evidence_text.get(c.id)) for c in inputs.candidates.get(row.account_id, ())]).encode()
+        digest.update(repr(tuple(row)).encode())
+        digest.update(account)
+    for ex in inputs.exemptions:
+        if ex.staff_id in digests:
+            digests[ex.staff_id].update(b"exemption" + repr(tuple(ex)).encode())
+    sharing: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for staff_id, platform, _name, username in inputs.owners:
+        if username:
+            sharing[(platform, username.lower())].add(staff_id)
+    for staff_id, platform, name, username in inputs.owners:
+        if staff_id in digests:
+            shared = sorted(sharing[(platform, username.lower())]) if username else []
+            digests[staff_id].update(b"owner" + repr((platform, name, username, shared)).encode())
+    return {staff_id: digest.hexdigest()[:32] for staff_id, digest in digests.items()}
+
+
+def inputs_record(context: str, digests: dict[int, str]) -> str:
+    """What an audit keeps of its inputs (``AuditRun.inputs_digest``), for the next audit."""
+    return json.dumps({"context": context, "staff": {str(k): v for k, v in sorted(digests.items())}},
+                      separators=(",", ":"))
+
+
+def unchanged_staff(recorded: str | None, context: str, digests: dict[int, str]) -> set[int]:
+    """The staff whose findings the audit that recorded ``recorded`` can lend: all inputs the
+    same. None of them when the context differs or nothing was recorded."""
+    if not recorded:
+        return set()
+    try:
+        before = json.loads(recorded)
+    except ValueError:
+        return set()
+    if not isinstance(before, dict) or before.get("context") != context:
+        return set()
+    staff = before.get("staff") or {}
+    return {staff_id for staff_id, digest in digests.items() if staff.get(str(staff_id)) == digest}
+
+
+def carried_findings(conn: Connection, audit_id: int, staff_ids: set[int], roster: RosterSnapshot) -> dict[str, dict]:
+    """An earlier audit's findings for these staff, in its order, in ``evaluate``'s shape."""
+    table = Finding.__table__
+    found: dict[str, dict] = {}
+    if not staff_ids:
+        return found
+    for r in conn.execute(sa.select(table).where(table.c.audit_id == audit_id).order_by(table.c.id)):
+        if r.staff_id not in staff_ids:
+            continue
+        found[r.key] = {
+            "key": r.key, "staff_id": r.staff_id, "staff_ref": roster.refs[r.staff_id], "person_id": r.person_id,
+            "person_ref": roster.refs.get(r.person_id) if r.person_id is not None else None,
+            "person_role": r.person_role, "rule": r.rule, "clause": r.clause, "severity": r.severity,
+            "status": r.status, "confidence": r.confidence, "platform": r.platform, "relationship": r.relationship,
+            "account_id": r.account_id,
+            "account": {"display_name": r.display_name, "username": r.username, "profile_url": r.profile_url},
+            "source": {"file_sha256": r.file_sha256, "member": r.member},
+            "connected_at": r.connected_at.isoformat() if r.connected_at else None,
+            "explanation": r.explanation or [], "evidence_fingerprint": r.evidence_fingerprint,
+            "detail": r.detail if r.detail is not None else {},
+        }
+    return found
+
+
 def _school_shares(roster: RosterSnapshot) -> dict[int, float]:
     shares: dict[int, int] = defaultdict(int)
     pupils = [s for s in roster.subjects.values() if s.kind == "pupil"]
@@ -391,19 +504,24 @@ def _strictest_rule(policy: Policy, subject: Subject, staff: StaffMember, kind: 
     return best_rule, best_sev, reason
 
 
-def evaluate(inputs: AuditInputs, policy: Policy, as_of: date) -> dict[str, dict]:
+def evaluate(inputs: AuditInputs, policy: Policy, as_of: date, staff_ids: Collection[int] | None = None
+             ) -> dict[str, dict]:
     """The findings: for each connection, who the account most likely is (for this member of
     staff), which rule of the policy that breaks, and the status after exemptions and the DSL's
-    earlier decisions. Pure: reads ``inputs``, writes nothing."""
+    earlier decisions. Pure: reads ``inputs``, writes nothing. With ``staff_ids``, only those
+    members of staff (their findings are exactly those a whole evaluation gives them)."""
     from auditor.match.engine import DEFAULT_THRESHOLDS as T
 
     roster = inputs.roster
+    rows = inputs.rows if staff_ids is None else [r for r in inputs.rows if r.staff_id in staff_ids]
     # The graph holds what the analyses read: identities strong enough to corroborate a
     # household member, the staff connected to those accounts, and the households.
-    corroborating = [(c.account_id, c.person_id, c.weight, c.band) for cs in inputs.candidates.values() for c in cs
+    candidates = inputs.candidates if staff_ids is None else {
+        a: inputs.candidates.get(a, []) for a in dict.fromkeys(r.account_id for r in rows)}
+    corroborating = [(c.account_id, c.person_id, c.weight, c.band) for cs in candidates.values() for c in cs
                      if c.weight >= CORROBORATION_MIN_WEIGHT]
     accounts = {a for a, _, _, _ in corroborating}
-    G = build_graph(roster.staff, [(r.staff_id, r.account_id, r.kind) for r in inputs.rows if r.account_id in accounts],
+    G = build_graph(roster.staff, [(r.staff_id, r.account_id, r.kind) for r in rows if r.account_id in accounts],
                     corroborating, roster.links)
     school_share = _school_shares(roster)
     corroboration = Corroboration(G)
@@ -416,7 +534,7 @@ def evaluate(inputs: AuditInputs, policy: Policy, as_of: date) -> dict[str, dict
             lapsed[pair] = ex
 
     findings: dict[str, dict] = {}
-    for row in inputs.rows:
+    for row in rows:
         staff = roster.staff.get(row.staff_id)
         if staff is None or not policy.covers_staff(staff.job_title) or not policy.covers_platform(row.platform):
             continue
@@ -470,7 +588,7 @@ def evaluate(inputs: AuditInputs, policy: Policy, as_of: date) -> dict[str, dict
             "explanation": explanation, "detail": detail,
         }
     _complete(findings, inputs)
-    findings.update(alias_findings(inputs, policy, G))
+    findings.update(alias_findings(inputs, policy, G, rows, staff_ids))
     return findings
 
 
@@ -513,10 +631,12 @@ def _staff_name_matcher(name: str, forenames: set[str], surnames: set[str]) -> b
     return has_fore or has_sur
 
 
-def alias_findings(inputs: AuditInputs, policy: Policy, G) -> dict[str, dict]:
+def alias_findings(inputs: AuditInputs, policy: Policy, G, rows: list | None = None,
+                   staff_ids: Collection[int] | None = None) -> dict[str, dict]:
     """Undeclared or alias accounts, when the policy has an alias_account rule: an export whose
     owner is not the member of staff, one owner account submitted by several staff, and an
-    account named like the member of staff in their own export."""
+    account named like the member of staff in their own export (among ``rows``, by default
+    all the connections). With ``staff_ids``, only those members of staff's."""
     rules = [r for r in policy.rules if r.kind == "alias_account"]
     if not rules:
         return {}
@@ -526,7 +646,10 @@ def alias_findings(inputs: AuditInputs, policy: Policy, G) -> dict[str, dict]:
     rule = rules[0]
     roster = inputs.roster
     staff_names: dict[int, tuple[set[str], set[str]]] = {}
-    for staff_id in roster.staff:
+    owners = inputs.owners
+    if staff_ids is not None:  # others' owners count only as submitted by them (shared owners)
+        owners = [o if o[0] in staff_ids else (o[0], o[1], None, o[3]) for o in owners]
+    for staff_id in roster.staff if staff_ids is None else [s for s in roster.staff if s in staff_ids]:
         forename, surname, _ = roster.names.get(staff_id, (None, None, None))
         fore = {t for t in parse_display_name(forename).tokens} if forename else set()
         sur = {compact(t) for t in parse_display_name(surname).tokens} if surname else set()
@@ -535,16 +658,17 @@ def alias_findings(inputs: AuditInputs, policy: Policy, G) -> dict[str, dict]:
         staff_names[staff_id] = (fore, sur)
     own_name = []
     owner_usernames = {(s, (u or "").lower()) for s, _p, _n, u in inputs.owners if u}
-    for row in inputs.rows:
+    for row in inputs.rows if rows is None else rows:
         for c in inputs.candidates[row.account_id]:
             if c.person_id == row.staff_id and c.band in ("probable", "needs_review") \
                     and (row.staff_id, (row.username or "").lower()) not in owner_usernames:
                 own_name.append((row.staff_id, row.account_id, row.platform))
     findings = {}
     seen = set()
-    for signal in alias_signals(inputs.owners, staff_names, sorted(set(own_name)), _staff_name_matcher):
+    for signal in alias_signals(owners, staff_names, sorted(set(own_name)), _staff_name_matcher):
         staff = roster.staff.get(signal.staff_id)
-        if staff is None or not policy.covers_staff(staff.job_title):
+        if staff is None or not policy.covers_staff(staff.job_title) or (
+                staff_ids is not None and signal.staff_id not in staff_ids):
             continue
         staff_ref = roster.refs[signal.staff_id]
         key = finding_key(staff_ref, staff_ref, signal.platform or "", f"alias:{signal.kind}:{signal.account_id}",
@@ -574,8 +698,8 @@ def shared_account_summary(inputs: AuditInputs, findings: dict[str, dict], min_s
     """Accounts many members of staff are connected to, summarised once (a parent known to
     many, a community page) rather than repeated per member of staff."""
     staff_per_account: dict[int, set[int]] = defaultdict(set)
-    for row in inputs.rows:
-        staff_per_account[row.account_id].add(row.staff_id)
+    for _id, staff_id, account_id, *_rest in inputs.rows:
+        staff_per_account[account_id].add(staff_id)
     flagged = defaultdict(set)
     for f in findings.values():
         if f["account_id"]:
@@ -615,14 +739,27 @@ def minimise(db: Database, keep_unmatched: bool) -> int:
 
 
 def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NULL_PROGRESS,
-              since: int | None = None, actor: str | None = None, keep_unmatched: bool = True) -> AuditResult:
+              since: int | None = None, actor: str | None = None, keep_unmatched: bool = True,
+              reuse: bool = True) -> AuditResult:
     """Match, evaluate, and keep the audit with its findings and trend; then, unless asked to
-    keep them, forget the contacts who matched nobody."""
+    keep them, forget the contacts who matched nobody. With ``reuse``, staff whose inputs are
+    unchanged since the last audit keep its findings instead of being evaluated again."""
     with db.engine.connect() as conn:
         roster = load_roster(conn, as_of)
     run_matching(db, roster, as_of, progress)
     inputs = load_inputs(db, roster)
-    findings = evaluate(inputs, policy, as_of)
+    context = context_digest(inputs, policy, as_of)
+    digests = staff_digests(inputs, load_evidence_text(db))
+    unchanged: set[int] = set()
+    carried: dict[str, dict] = {}
+    if reuse and inputs.previous is not None:
+        runs = AuditRun.__table__
+        with db.engine.connect() as conn:
+            recorded = conn.execute(sa.select(runs.c.inputs_digest).where(runs.c.id == inputs.previous)).scalar()
+            unchanged = unchanged_staff(recorded, context, digests)
+            carried = carried_findings(conn, inputs.previous, unchanged, roster)
+    findings = evaluate(inputs, policy, as_of, staff_ids=set(roster.staff) - unchanged if unchanged else None)
+    findings.update(carried)
     ordered = sorted(findings.values(), key=lambda f: (f["staff_ref"], -SEVERITY_RANK[f["severity"]],
                                                        f["person_ref"], f["platform"], f["relationship"]))
     connections, staff_count, file_count = inputs.totals
@@ -639,7 +776,7 @@ def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NU
         audit_id = conn.execute(AuditRun.__table__.insert().values(
             created_at=utcnow(), as_of=as_of, policy_name=policy.name, policy_version=policy.version,
             tool_version=__version__, roster_version=roster.version, previous_id=since or inputs.previous,
-            status="running", summary=summary)).inserted_primary_key[0]
+            inputs_digest=inputs_record(context, digests), status="running", summary=summary)).inserted_primary_key[0]
         if ordered:
             conn.execute(Finding.__table__.insert(), [_finding_row(audit_id, f) for f in ordered])
         trend = compute_trend(conn, audit_id, since or inputs.previous)
@@ -649,7 +786,7 @@ def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NU
         auditlog.append(conn, "audit", subject=f"audit {audit_id}", actor=actor, details={
             "as_of": as_of.isoformat(), "policy": f"{policy.name} {policy.version}", "findings": len(ordered)})
     summary["minimised_accounts"] = minimise(db, keep_unmatched)
-    return AuditResult(audit_id, as_of, policy, ordered, summary, trend)
+    return AuditResult(audit_id, as_of, policy, ordered, summary, trend, carried_staff=len(unchanged))
 
 
 def _count(items: list[dict], key: str) -> dict[str, int]:
