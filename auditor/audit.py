@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from auditor import auditlog
 from auditor.ages import age_on
-from auditor.db import Database, fast_insert, utcnow
+from auditor.db import Database, insert_values, utcnow
 from auditor.errors import InputError
 from auditor.graph import Corroboration, account_node, build_graph, person_node, staff_node
 from auditor.match.engine import MATCHER_VERSION, AccountView, Evidence, RosterEntry, RosterIndex, band_for
@@ -171,8 +171,14 @@ def match_state(roster: RosterSnapshot, as_of: date) -> str:
 _WORKER_INDEX: RosterIndex | None = None  # set before worker processes fork; read by _match_rows
 
 
-def _match_rows(rows: list[tuple]) -> list[dict]:
-    """Candidates for a batch of accounts (id, platform, display name, username, phones, e-mails)."""
+_CANDIDATE_COLUMNS = ["account_id", "person_id", "weight", "probability", "band", "evidence", "reading", "ambiguous",
+                      "pieces", "year_agrees", "name_only", "colleague", "state"]
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps with options builds an encoder per call
+
+
+def _match_rows(rows: list[tuple], state: str | None = None) -> list[tuple]:
+    """Candidates for a batch of accounts (id, platform, display name, username, phones, e-mails),
+    as rows in ``_CANDIDATE_COLUMNS`` order (tuples: less to send back from a worker)."""
     from auditor.match.engine import match_account
 
     index = _WORKER_INDEX
@@ -180,23 +186,20 @@ def _match_rows(rows: list[tuple]) -> list[dict]:
     for account_id, platform, display_name, username, phones, emails in rows:
         view = AccountView(account_id, platform, display_name, username, tuple(phones or ()), tuple(emails or ()))
         for cand in match_account(index, view):
-            out.append({
-                "account_id": account_id, "person_id": cand.person_id, "weight": round(cand.weight, 3),
-                "probability": round(cand.probability, 4), "band": cand.band,
-                "evidence": json.dumps([ev.as_dict() for ev in cand.evidence], ensure_ascii=False),
-                "reading": cand.reading, "ambiguous": cand.ambiguous, "pieces": cand.pieces,
-                "year_agrees": cand.year_agrees, "name_only": cand.name_only,
-                "colleague": any(ev.comparison == "colleague" for ev in cand.evidence),
-            })
+            out.append((
+                account_id, cand.person_id, round(cand.weight, 3), round(cand.probability, 4), cand.band,
+                _JSON_TEXT([ev.as_dict() for ev in cand.evidence]), cand.reading, cand.ambiguous, cand.pieces,
+                cand.year_agrees, cand.name_only, any(ev.comparison == "colleague" for ev in cand.evidence), state,
+            ))
     return out
 
 
-def _matched_batches(batches, workers: int):
+def _matched_batches(batches, workers: int, state: str | None = None):
     """Match batches in order, in worker processes when there is enough to share out (the roster
     index is built once, before the workers fork, and shared copy-on-write)."""
     if workers < 2:
         for batch in batches:
-            yield batch, _match_rows(batch)
+            yield batch, _match_rows(batch, state)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -204,15 +207,23 @@ def _matched_batches(batches, workers: int):
     from auditor.ingest import _die_with_parent
 
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         pending = []
         for batch in batches:
-            pending.append((batch, pool.submit(_match_rows, batch)))
+            pending.append((batch, pool.submit(_match_rows, batch, state)))
             if len(pending) > workers * 2:
                 done_batch, future = pending.pop(0)
                 yield done_batch, future.result()
         for done_batch, future in pending:
             yield done_batch, future.result()
+
+
+def _json_list(text: str | list | None) -> list:
+    """A JSON list column read as text (a driver may already have decoded it)."""
+    if not text or text == "[]":
+        return []
+    return json.loads(text) if isinstance(text, str) else list(text)
 
 
 def run_matching(db: Database, roster: RosterSnapshot, as_of: date, progress: Progress = NULL_PROGRESS) -> int:
@@ -221,32 +232,45 @@ def run_matching(db: Database, roster: RosterSnapshot, as_of: date, progress: Pr
     global _WORKER_INDEX
     state = match_state(roster, as_of)
     accounts = Account.__table__
+    due = sa.and_(sa.or_(accounts.c.matched_state.is_(None), accounts.c.matched_state != state),
+                  accounts.c.purged.is_(False))
     with db.engine.connect() as conn:
-        todo = [r[0] for r in conn.execute(sa.select(accounts.c.id).where(
-            sa.or_(accounts.c.matched_state.is_(None), accounts.c.matched_state != state),
-            accounts.c.purged.is_(False)))]
+        todo = [r[0] for r in conn.execute(sa.select(accounts.c.id).where(due).order_by(accounts.c.id))]
     if not todo:
         return 0
     _WORKER_INDEX = RosterIndex(roster.entries, as_of.year)
     workers = min(4, os.cpu_count() or 1) if len(todo) >= 4 * MATCH_CHUNK else 1
+    # Chunks of ``todo`` are read by id range (a walk along the primary key) rather than by a
+    # list of thousands of ids; the statements are compiled once.
+    # Phones and e-mails are read as text and decoded here: nearly all are "[]".
+    read = sa.select(accounts.c.id, accounts.c.platform, accounts.c.display_name, accounts.c.username,
+                     sa.cast(accounts.c.phones, sa.Text), sa.cast(accounts.c.emails, sa.Text)).where(
+        accounts.c.id.between(sa.bindparam("low"), sa.bindparam("high")), due).order_by(accounts.c.id)
 
     def batches():
         with db.engine.connect() as conn:
             for start in range(0, len(todo), MATCH_CHUNK):
                 chunk = todo[start:start + MATCH_CHUNK]
-                yield [tuple(r) for r in conn.execute(sa.select(
-                    accounts.c.id, accounts.c.platform, accounts.c.display_name, accounts.c.username,
-                    accounts.c.phones, accounts.c.emails).where(accounts.c.id.in_(chunk)))]
+                wanted = set(chunk)
+                yield [(aid, platform, name, username, _json_list(phones), _json_list(emails))
+                       for aid, platform, name, username, phones, emails
+                       in conn.execute(read, {"low": chunk[0], "high": chunk[-1]}) if aid in wanted]
 
     progress.start("matching contacts", len(todo))
-    candidates_table = MatchCandidate.__table__
+    cands = MatchCandidate.__table__
+    held = sa.select(cands.c.id).where(cands.c.account_id.between(sa.bindparam("low"), sa.bindparam("high"))).limit(1)
     try:
-        for batch, found in _matched_batches(batches(), workers):
+        for batch, found in _matched_batches(batches(), workers, state):
             ids = [row[0] for row in batch]
+            if not ids:
+                continue
             with db.begin() as conn:
-                conn.execute(candidates_table.delete().where(candidates_table.c.account_id.in_(ids)))
-                fast_insert(conn, candidates_table, [{**c, "state": state} for c in found], json_ready=("evidence",))
-                conn.execute(accounts.update().where(accounts.c.id.in_(ids)).values(matched_state=state))
+                listed = ", ".join(str(int(i)) for i in ids)  # ids from the database: integers, written inline
+                if conn.execute(held, {"low": ids[0], "high": ids[-1]}).first() is not None:
+                    conn.execute(sa.text(f"DELETE FROM {cands.name} WHERE account_id IN ({listed})"))
+                insert_values(conn, cands, _CANDIDATE_COLUMNS, found, json_ready=("evidence",))
+                conn.execute(sa.text(f"UPDATE {accounts.name} SET matched_state = :state WHERE id IN ({listed})"),
+                             {"state": state})
             progress.advance(len(batch))
     finally:
         _WORKER_INDEX = None

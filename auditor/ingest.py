@@ -428,9 +428,11 @@ def _parse_job(job: tuple[Path, str, Limits]) -> ParsedExport | AuditorError:
         return exc
 
 
-def _die_with_parent() -> None:
-    """Worker initialiser: a parser process must not outlive an import that was killed."""
-    parent = os.getppid()
+def _die_with_parent(parent: int | None = None) -> None:
+    """Worker initialiser: a parser process must not outlive an import that was killed.
+    ``parent`` is the pid of the process that started the pool: if it died before the signal
+    was armed (a kill just after the fork), the worker has been re-parented already and goes."""
+    parent = parent or os.getppid()
     try:
         import ctypes
         import signal
@@ -439,6 +441,8 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
     except (OSError, AttributeError):
         pass
+    if os.getppid() != parent:
+        os._exit(1)
     import threading
     import time
 
@@ -464,7 +468,8 @@ def _parsed_in_order(jobs: list[tuple[Path, str, Limits]]):
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         window = workers * 3
         pending = [pool.submit(_parse_job, job) for job in jobs[:window]]
         for index in range(len(jobs)):
