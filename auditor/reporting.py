@@ -80,27 +80,39 @@ def latest_audit_id(db: Database) -> int:
     return found
 
 
-def load_report(db: Database, audit_id: int | None = None) -> ReportContext:
+def load_report(db: Database, audit_id: int | None = None, whole: bool = True) -> ReportContext:
+    """One audit with everything a report shows. ``whole=False`` loads only the audit, its
+    summary and its findings (what the JSON writer reads): the people, coverage, history,
+    pictures, comparison and exports are left empty."""
     audit_id = audit_id or latest_audit_id(db)
     runs, findings, people = AuditRun.__table__, Finding.__table__, Person.__table__
+    history: list[dict] = []
+    ego: dict[str, dict] = {}
+    previous: dict[str, dict] = {}
+    resolved: list[dict] = []
+    exports: dict[str, list[dict]] = {}
+    log_head: dict = {}
+    coverage: dict = {}
+    roles: dict[int, list] = defaultdict(list)
+    schools: dict = {}
     with db.engine.connect() as conn:
         run = conn.execute(sa.select(runs).where(runs.c.id == audit_id)).first()
         if run is None or run.status != "done":
             raise NotFound(f"no completed audit {audit_id}")
-        refs = {r.id: r for r in conn.execute(sa.select(people))}
-        roles: dict[int, list] = defaultdict(list)
-        for r in conn.execute(sa.select(Role.__table__)):
-            roles[r.person_id].append(r)
-        schools = {r.id: r for r in conn.execute(sa.select(School.__table__))}
+        refs = {r.id: r for r in conn.execute(sa.select(*(people.c if whole else (people.c.id, people.c.ref))))}
         rows = list(conn.execute(sa.select(findings).where(findings.c.audit_id == audit_id).order_by(findings.c.id)))
         items = [finding_as_json(r, refs[r.staff_id].ref, refs[r.person_id].ref if r.person_id else None) for r in rows]
-        recorded = (run.summary or {}).get("coverage")
-        coverage = _coverage(conn, refs, recorded if isinstance(recorded, dict) else {})
-        history = _history(conn, refs)
-        ego = _ego(conn, refs, {f["account"]["display_name"] for f in items}, rows)
-        previous, resolved = _compared(conn, refs, run.previous_id, {f["key"] for f in items})
-        exports = _exports(conn, refs)
-        log_head = _log_head(conn)
+        if whole:
+            for r in conn.execute(sa.select(Role.__table__)):
+                roles[r.person_id].append(r)
+            schools = {r.id: r for r in conn.execute(sa.select(School.__table__))}
+            recorded = (run.summary or {}).get("coverage")
+            coverage = _coverage(conn, refs, recorded if isinstance(recorded, dict) else {})
+            history = _history(conn, refs)
+            ego = _ego(conn, refs, {f["account"]["display_name"] for f in items}, rows)
+            previous, resolved = _compared(conn, refs, run.previous_id, {f["key"] for f in items})
+            exports = _exports(conn, refs)
+            log_head = _log_head(conn)
     from auditor.policy import load_policy
 
     try:
@@ -113,9 +125,9 @@ def load_report(db: Database, audit_id: int | None = None) -> ReportContext:
     involved = {f["staff_ref"] for f in items + resolved} | {f["person_ref"] for f in items + resolved if f["person_ref"]}
     involved |= {ref for f in items for ref in (f["detail"] or {}).get("alternatives") or ()}
     involved |= {h["person_ref"] for h in history}
-    involved |= {p.ref for p in refs.values() if p.kind == "staff"}
+    involved |= {p.ref for p in refs.values() if whole and p.kind == "staff"}
     people_info = {}
-    for p in refs.values():
+    for p in refs.values() if whole else ():
         if p.ref not in involved:
             continue
         school_ids = {r.school_id for r in roles[p.id] if r.school_id}
@@ -273,7 +285,7 @@ def generate_report(db: Database, fmt: str, out: Path | None, audit_id: int | No
     from auditor import auditlog
 
     writer = report_writers.get(fmt)  # an unknown format fails before anything is loaded
-    context = load_report(db, audit_id)
+    context = load_report(db, audit_id, whole=not getattr(writer, "findings_only", False))
     written: list[Path] = []  # writers of several files (letters) list them here
     chosen = dict(options or {})
     keys = getattr(db, "keys", None)

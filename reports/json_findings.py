@@ -41,3 +41,6 @@ def write_json(context: ReportContext, out: Path | None, options: dict) -> str |
         return text
     out.write_text(text, encoding="utf-8")
     return None
+
+
+write_json.findings_only = True  # reads the audit, its summary and findings: the rest is not loaded
