@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from auditor import auditlog
 from auditor.ages import age_on
-from auditor.db import Database, insert_values, utcnow
+from auditor.db import Database, driver_rows, fast_insert, insert_values, utcnow
 from auditor.errors import InputError
 from auditor.graph import Corroboration, account_node, build_graph, person_node, staff_node
 from auditor.match.engine import MATCHER_VERSION, AccountView, Evidence, RosterEntry, RosterIndex, band_for
@@ -329,24 +329,52 @@ class AuditInputs:
     evidence_of: object = None  # candidate ids -> {id: [evidence]}, read only for findings
 
 
-def load_inputs(db: Database, roster: RosterSnapshot) -> AuditInputs:
-    accounts, conns, files = Account.__table__, ConnectionRow.__table__, ImportedFile.__table__
-    cands_t, runs = MatchCandidate.__table__, AuditRun.__table__
+def _connections_query(staff_ids: Collection[int] | None):
+    """Connections to accounts that have candidates, with file and account fields, in
+    connection order (the first connection to give a finding key is the one reported). The
+    database walks the account index for the accounts with candidates."""
+    accounts, conns, files, cands = (Account.__table__, ConnectionRow.__table__, ImportedFile.__table__,
+                                     MatchCandidate.__table__)
+    query = (sa.select(conns.c.id, conns.c.staff_id, conns.c.account_id, conns.c.kind, conns.c.connected_at,
+                       conns.c.member, files.c.sha256, accounts.c.platform, accounts.c.key,
+                       accounts.c.display_name, accounts.c.username, accounts.c.profile_url)
+             .join(files, files.c.id == conns.c.file_id).join(accounts, accounts.c.id == conns.c.account_id)
+             .where(conns.c.account_id.in_(sa.select(cands.c.account_id))))
+    if staff_ids is not None:
+        query = query.where(conns.c.staff_id.in_(sa.bindparam("staff", expanding=True)))
+    return query.order_by(conns.c.id)
+
+
+def load_connections(db: Database, staff_ids: Collection[int] | None = None) -> tuple[list, dict[int, list]]:
+    """The connections evaluate reads and their accounts' candidates (without evidence, read
+    for findings only); with ``staff_ids``, those members of staff's only."""
+    cands = MatchCandidate.__table__
+    candidates: dict[int, list] = defaultdict(list)
+    if staff_ids is not None and not staff_ids:
+        return [], candidates
+    columns = [c for c in cands.c if c.name != "evidence"]
+    query = sa.select(*columns).order_by(cands.c.id)
+    params: dict = {}
+    if staff_ids is not None:
+        conns = ConnectionRow.__table__
+        params = {"staff": sorted(staff_ids)}
+        query = query.where(cands.c.account_id.in_(
+            sa.select(conns.c.account_id).where(conns.c.staff_id.in_(sa.bindparam("staff", expanding=True)))))
     with db.engine.connect() as conn:
-        candidates: dict[int, list] = defaultdict(list)
-        columns = [c for c in cands_t.c if c.name != "evidence"]  # evidence is read for findings only
-        for c in conn.execute(sa.select(*columns).order_by(cands_t.c.id)).all():
+        for c in conn.execute(query, params).all():
             candidates[c.account_id].append(c)
-        # One query (the database walks the account index for the accounts with candidates),
-        # in connection order: the first connection to give a finding key is the one reported.
-        rows = conn.execute(
-            sa.select(conns.c.id, conns.c.staff_id, conns.c.account_id, conns.c.kind, conns.c.connected_at,
-                      conns.c.member, files.c.sha256, accounts.c.platform, accounts.c.key,
-                      accounts.c.display_name, accounts.c.username, accounts.c.profile_url)
-            .join(files, files.c.id == conns.c.file_id).join(accounts, accounts.c.id == conns.c.account_id)
-            .where(conns.c.account_id.in_(sa.select(cands_t.c.account_id)))
-            .order_by(conns.c.id)).all()
-        exemptions = list(conn.execute(sa.select(Exemption.__table__)))
+        rows = conn.execute(_connections_query(staff_ids), params).all()
+    return rows, candidates
+
+
+def load_inputs(db: Database, roster: RosterSnapshot, staff_ids: Collection[int] | None = None) -> AuditInputs:
+    """What evaluate reads; with ``staff_ids``, the connections of those members of staff only
+    (an empty collection: none, only the rest)."""
+    conns, files, cands_t, runs = (ConnectionRow.__table__, ImportedFile.__table__, MatchCandidate.__table__,
+                                   AuditRun.__table__)
+    rows, candidates = load_connections(db, staff_ids)
+    with db.engine.connect() as conn:
+        exemptions = list(conn.execute(sa.select(Exemption.__table__).order_by(Exemption.__table__.c.id)))
         decisions: dict[str, object] = {}
         for d in conn.execute(sa.select(ReviewDecision.__table__).order_by(ReviewDecision.__table__.c.id)):
             decisions[d.finding_key] = d
@@ -358,6 +386,7 @@ def load_inputs(db: Database, roster: RosterSnapshot) -> AuditInputs:
                    (r.owner or {}).get("name"), (r.owner or {}).get("username"))
                   for r in conn.execute(sa.select(files.c.staff_id, files.c.platform, files.c.owner)
                                         .where(files.c.staff_id.is_not(None), files.c.owner.is_not(None)))]
+
     def evidence_of(ids: list[int]) -> dict[int, list]:
         found: dict[int, list] = {}
         with db.engine.connect() as conn:
@@ -371,12 +400,32 @@ def load_inputs(db: Database, roster: RosterSnapshot) -> AuditInputs:
     return AuditInputs(roster, candidates, rows, exemptions, decisions, previous, totals, owners, evidence_of)
 
 
+@dataclass
+class InputScan:
+    """Every connection to a matched account and every candidate (with its evidence), as the
+    database holds them: not converted, since they are read only for digests and the
+    audit-wide summary. Rows are in ``_connections_query`` order, candidates in id order."""
+
+    rows: list
+    candidates: dict[int, list]
+
+
+def scan_inputs(db: Database) -> InputScan:
+    cands = MatchCandidate.__table__
+    candidates: dict[int, list] = defaultdict(list)
+    with db.engine.connect() as conn:
+        for c in driver_rows(conn, sa.select(cands).order_by(cands.c.id)):
+            candidates[c[1]].append(c)  # account_id
+        rows = driver_rows(conn, _connections_query(None))
+    return InputScan(rows, candidates)
+
+
 # -- carrying findings over ----------------------------------------------------------------
 # A member of staff's findings depend only on the audit-wide context below and on their own
 # slice of the inputs. When both are unchanged since the last audit, evaluating them again
 # would give the same findings in the same order, so the last audit's are carried over and
 # only the staff whose slice changed (a new export, a re-match, an exemption) are evaluated.
-REUSE_VERSION = "1"  # bump when evaluate reads anything new
+REUSE_VERSION = "2"  # bump when evaluate reads anything new
 
 
 def policy_fingerprint(policy: Policy) -> str:
@@ -399,38 +448,34 @@ def context_digest(inputs: AuditInputs, policy: Policy, as_of: date) -> str:
     return digest.hexdigest()[:32]
 
 
-def load_evidence_text(db: Database) -> dict[int, str]:
-    """Every candidate's stored evidence as text (for digests: never parsed)."""
-    cands = MatchCandidate.__table__
-    with db.engine.connect() as conn:
-        return {cid: text for cid, text in conn.execute(sa.select(cands.c.id, sa.cast(cands.c.evidence, sa.Text)))}
-
-
-def staff_digests(inputs: AuditInputs, evidence_text: dict[int, str]) -> dict[int, str]:
+def staff_digests(roster: RosterSnapshot, scan: InputScan, exemptions: list,
+                  owners: list[tuple[int, str, str | None, str | None]]) -> dict[int, str]:
     """Per member of staff on the roster, a digest of everything ``evaluate`` reads about
     them: their connections to matched accounts (with the file and the account's fields, in
     order), every candidate of those accounts with its evidence, their exemptions, and the
     owners their exports name (with who else submitted the same owner account)."""
     per_account: dict[int, bytes] = {}
-    digests = {staff_id: hashlib.sha256() for staff_id in inputs.roster.staff}
-    for row in inputs.rows:
-        digest = digests.get(row.staff_id)
+    digests = {staff_id: hashlib.sha256() for staff_id in roster.staff}
+    no_candidates: list = []
+    for row in scan.rows:
+        digest = digests.get(row[1])  # staff_id
         if digest is None:
             continue
-        account = per_account.get(row.account_id)
+        account_id = row[2]
+        account = per_account.get(account_id)
         if account is None:
-            account = per_account[row.account_id] = repr(
-                [(tuple(c), evidence_text.get(c.id)) for c in inputs.candidates.get(row.account_id, ())]).encode()
+            account = per_account[account_id] = repr(
+                [tuple(c) for c in scan.candidates.get(account_id, no_candidates)]).encode()
         digest.update(repr(tuple(row)).encode())
         digest.update(account)
-    for ex in inputs.exemptions:
+    for ex in exemptions:
         if ex.staff_id in digests:
             digests[ex.staff_id].update(b"exemption" + repr(tuple(ex)).encode())
     sharing: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for staff_id, platform, _name, username in inputs.owners:
+    for staff_id, platform, _name, username in owners:
         if username:
             sharing[(platform, username.lower())].add(staff_id)
-    for staff_id, platform, name, username in inputs.owners:
+    for staff_id, platform, name, username in owners:
         if staff_id in digests:
             shared = sorted(sharing[(platform, username.lower())]) if username else []
             digests[staff_id].update(b"owner" + repr((platform, name, username, shared)).encode())
@@ -718,12 +763,13 @@ def alias_findings(inputs: AuditInputs, policy: Policy, G, rows: list | None = N
     return findings
 
 
-def shared_account_summary(inputs: AuditInputs, findings: dict[str, dict], min_staff: int = 3) -> list[dict]:
+def shared_account_summary(rows: list, findings: dict[str, dict], min_staff: int = 3) -> list[dict]:
     """Accounts many members of staff are connected to, summarised once (a parent known to
-    many, a community page) rather than repeated per member of staff."""
+    many, a community page) rather than repeated per member of staff. ``rows`` are
+    connections to matched accounts, (id, staff_id, account_id, ...)."""
     staff_per_account: dict[int, set[int]] = defaultdict(set)
-    for _id, staff_id, account_id, *_rest in inputs.rows:
-        staff_per_account[account_id].add(staff_id)
+    for row in rows:
+        staff_per_account[row[2]].add(row[1])
     flagged = defaultdict(set)
     for f in findings.values():
         if f["account_id"]:
@@ -771,9 +817,10 @@ def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NU
     with db.engine.connect() as conn:
         roster = load_roster(conn, as_of)
     run_matching(db, roster, as_of, progress)
-    inputs = load_inputs(db, roster)
+    inputs = load_inputs(db, roster, staff_ids=())  # all but the connections, read below
+    scan = scan_inputs(db)
     context = context_digest(inputs, policy, as_of)
-    digests = staff_digests(inputs, load_evidence_text(db))
+    digests = staff_digests(roster, scan, inputs.exemptions, inputs.owners)
     unchanged: set[int] = set()
     carried: dict[str, dict] = {}
     if reuse and inputs.previous is not None:
@@ -782,17 +829,19 @@ def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NU
             recorded = conn.execute(sa.select(runs.c.inputs_digest).where(runs.c.id == inputs.previous)).scalar()
             unchanged = unchanged_staff(recorded, context, digests)
             carried = carried_findings(conn, inputs.previous, unchanged, roster)
-    findings = evaluate(inputs, policy, as_of, staff_ids=set(roster.staff) - unchanged if unchanged else None)
+    evaluated = set(roster.staff) - unchanged if unchanged else None
+    inputs.rows, inputs.candidates = load_connections(db, evaluated)
+    findings = evaluate(inputs, policy, as_of, staff_ids=evaluated)
     findings.update(carried)
     ordered = sorted(findings.values(), key=lambda f: (f["staff_ref"], -SEVERITY_RANK[f["severity"]],
                                                        f["person_ref"], f["platform"], f["relationship"]))
     connections, staff_count, file_count = inputs.totals
     summary = {
         "staff_with_exports": staff_count, "files": file_count, "connections": connections,
-        "accounts_matched": len(inputs.candidates), "findings": len(ordered),
+        "accounts_matched": len(scan.candidates), "findings": len(ordered),
         "by_severity": _count(ordered, "severity"), "by_status": _count(ordered, "status"),
         "by_rule": _count(ordered, "rule"), "by_platform": _count(ordered, "platform"),
-        "shared_accounts": shared_account_summary(inputs, findings),
+        "shared_accounts": shared_account_summary(scan.rows, findings),
     }
     with db.engine.connect() as conn:
         summary["coverage"] = coverage_counts(conn)
@@ -801,8 +850,7 @@ def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NU
             created_at=utcnow(), as_of=as_of, policy_name=policy.name, policy_version=policy.version,
             tool_version=__version__, roster_version=roster.version, previous_id=since or inputs.previous,
             inputs_digest=inputs_record(context, digests), status="running", summary=summary)).inserted_primary_key[0]
-        if ordered:
-            conn.execute(Finding.__table__.insert(), [_finding_row(audit_id, f) for f in ordered])
+        fast_insert(conn, Finding.__table__, [_finding_row(audit_id, f) for f in ordered])
         trend = compute_trend(conn, audit_id, since or inputs.previous)
         summary["trend"] = trend
         conn.execute(AuditRun.__table__.update().where(AuditRun.__table__.c.id == audit_id)

@@ -266,6 +266,13 @@ def insert_values(conn: Connection, table: sa.Table, columns: list[str], values:
     conn.exec_driver_sql(sql, values)
 
 
+def driver_rows(conn: Connection, statement: sa.Select) -> list:
+    """The rows of a select without parameters as the driver returns them, with no type
+    conversion (SQLite: dates and JSON as text, booleans as 0/1): for reading in bulk what
+    is only compared, never interpreted."""
+    return conn.exec_driver_sql(str(statement.compile(dialect=conn.dialect))).all()
+
+
 def allocate_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:
     """Reserve ``count`` primary keys for rows about to be inserted in this transaction, so a
     bulk insert needs no read-back. PostgreSQL takes them from the table's sequence; SQLite
