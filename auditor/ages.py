@@ -1,20 +1,18 @@
 """Ages and pupil status at the audit date. The date is always passed in; nothing here reads
 the clock, so an audit re-run for the same date gives the same answer.
 
-Whole years are counted with python-dateutil's ``relativedelta``, with one correction:
-dateutil counts 28 February as the birthday of someone born on 29 February in a common year,
-while in England a person attains an age at the start of the anniversary of their birth
+Whole years are counted by comparing the (month, day) of the audit date with that of the
+birth: in England a person attains an age at the start of the anniversary of their birth
 (Family Law Reform Act 1969, s.9), which for a 29 February birth in a common year is taken to
-be 1 March. So a pupil born on 29 February 2008 is still 17 on 28 February 2026 and turns 18
-on 1 March 2026; in a leap year the birthday is 29 February itself.
+be 1 March (python-dateutil's ``relativedelta`` would say 28 February). So a pupil born on
+29 February 2008 is still 17 on 28 February 2026 and turns 18 on 1 March 2026; in a leap year
+the birthday is 29 February itself. (Plain arithmetic, too: an audit works out tens of
+thousands of ages.)
 """
 
 from __future__ import annotations
 
-from calendar import isleap
 from datetime import date
-
-from dateutil.relativedelta import relativedelta
 
 
 def age_on(date_of_birth: date | None, as_of: date) -> int | None:
@@ -29,10 +27,9 @@ def age_on(date_of_birth: date | None, as_of: date) -> int | None:
     """
     if date_of_birth is None or date_of_birth > as_of:
         return None
-    years = relativedelta(as_of, date_of_birth).years
-    if (date_of_birth.month, date_of_birth.day) == (2, 29) and (as_of.month, as_of.day) == (2, 28) \
-            and not isleap(as_of.year):
-        years -= 1  # dateutil's anniversary is 28 February; England's is 1 March
+    years = as_of.year - date_of_birth.year
+    if (as_of.month, as_of.day) < (date_of_birth.month, date_of_birth.day):
+        years -= 1  # the birthday is still to come this year (29 February: until 1 March)
     return years
 
 

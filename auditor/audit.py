@@ -13,6 +13,7 @@ import json
 import math
 import os
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from auditor import auditlog
 from auditor.ages import age_on
-from auditor.db import Database, fast_insert, utcnow
+from auditor.db import Database, driver_rows, fast_insert, insert_values, utcnow
 from auditor.errors import InputError
 from auditor.graph import Corroboration, account_node, build_graph, person_node, staff_node
 from auditor.match.engine import MATCHER_VERSION, AccountView, Evidence, RosterEntry, RosterIndex, band_for
@@ -93,57 +94,74 @@ def current_roster_version(conn: Connection) -> str:
 
 
 def load_roster(conn: Connection, as_of: date) -> RosterSnapshot:
-    people = list(conn.execute(sa.select(Person.__table__)))
+    """The roster as the audit sees it on ``as_of``. Read as plain tuples and built in one
+    pass per table: a trust's roster is tens of thousands of people, read on every audit."""
+    person, role_t, point_t, link_t, school_t = (Person.__table__, Role.__table__, ContactPoint.__table__,
+                                                  PupilContact.__table__, School.__table__)
+    people = conn.execute(sa.select(
+        person.c.id, person.c.ref, person.c.kind, person.c.title, person.c.legal_forename, person.c.legal_surname,
+        person.c.preferred_forename, person.c.preferred_surname, person.c.middle_names, person.c.former_surname,
+        person.c.date_of_birth, person.c.vulnerable).order_by(person.c.id)).all()
     if not people:
         raise InputError("the roster is empty", hint="run: auditor roster import PATH")
     roles: dict[int, list] = defaultdict(list)
-    for r in conn.execute(sa.select(Role.__table__)):
+    for r in conn.execute(sa.select(role_t.c.person_id, role_t.c.school_id, role_t.c.role, role_t.c.start_date,
+                                    role_t.c.end_date, role_t.c.job_title).order_by(role_t.c.id)):
         roles[r.person_id].append(r)
-    points: dict[int, dict[str, set[str]]] = defaultdict(lambda: {"phone": set(), "email": set()})
-    for p in conn.execute(sa.select(ContactPoint.__table__)):
-        points[p.person_id][p.kind].add(p.value)
-    links = [(r.pupil_id, r.contact_id, r.relationship) for r in conn.execute(sa.select(PupilContact.__table__))]
-    schools = {r.id: r.ref for r in conn.execute(sa.select(School.__table__.c.id, School.__table__.c.ref))}
-    by_id = {p.id: p for p in people}
+    phones: dict[int, set[str]] = defaultdict(set)
+    emails: dict[int, set[str]] = defaultdict(set)
+    for pid, kind, value in conn.execute(sa.select(point_t.c.person_id, point_t.c.kind, point_t.c.value)):
+        if kind == "phone":
+            phones[pid].add(value)
+        elif kind == "email":
+            emails[pid].add(value)
+    links = [(a, b, rel) for a, b, rel in conn.execute(
+        sa.select(link_t.c.pupil_id, link_t.c.contact_id, link_t.c.relationship).order_by(link_t.c.id))]
+    schools = {sid: ref for sid, ref in conn.execute(sa.select(school_t.c.id, school_t.c.ref))}
 
-    def schools_of(pid: int) -> frozenset[int]:
-        return frozenset(r.school_id for r in roles[pid] if r.school_id is not None)
-
-    role_on = {}
-    ages = {}
-    for p in people:
-        role_on[p.id] = (_role_on(roles[p.id], as_of) if p.kind == "pupil"
-                         else "parent_carer" if p.kind == "contact" else "staff")
-        ages[p.id] = age_on(p.date_of_birth, as_of)
+    no_roles: list = []
+    age_of_birth: dict[date | None, int | None] = {}  # many people share a date of birth
+    role_on: dict[int, str] = {}
+    ages: dict[int, int | None] = {}
+    own: dict[int, frozenset[int]] = {}
+    for pid, _ref, kind, *_names, born, _vulnerable in people:
+        mine = roles.get(pid, no_roles)
+        own[pid] = frozenset(r.school_id for r in mine if r.school_id is not None)
+        role_on[pid] = _role_on(mine, as_of) if kind == "pupil" else "parent_carer" if kind == "contact" else "staff"
+        if born not in age_of_birth:
+            age_of_birth[born] = age_on(born, as_of)
+        ages[pid] = age_of_birth[born]
     children: dict[int, list[Child]] = defaultdict(list)
     for pupil_id, contact_id, relationship in links:
-        if pupil_id in by_id:
-            children[contact_id].append(Child(pupil_id, relationship, role_on[pupil_id], schools_of(pupil_id),
-                                              ages[pupil_id]))
+        if pupil_id in role_on:
+            children[contact_id].append(Child(pupil_id, relationship, role_on[pupil_id], own[pupil_id], ages[pupil_id]))
     # A contact's "schools" are those of their children, so own-school scopes work for parents.
     subjects = {}
     entries = []
     staff = {}
-    for p in people:
-        own_schools = schools_of(p.id)
-        if p.kind == "contact":
-            own_schools = frozenset().union(*(c.schools for c in children[p.id])) if children[p.id] else own_schools
-        subjects[p.id] = Subject(p.id, p.ref, p.kind, role_on[p.id], own_schools, ages[p.id], bool(p.vulnerable),
-                                 tuple(children[p.id]))
+    refs = {}
+    names = {}
+    empty: frozenset[str] = frozenset()
+    for pid, ref, kind, title, legal_fore, legal_sur, pref_fore, pref_sur, middle, former, born, vulnerable in people:
+        own_schools = own[pid]
+        mine_children = children.get(pid, ())
+        if kind == "contact" and mine_children:
+            own_schools = frozenset().union(*(c.schools for c in mine_children))
+        role, age = role_on[pid], ages[pid]
+        subjects[pid] = Subject(pid, ref, kind, role, own_schools, age, bool(vulnerable), tuple(mine_children))
         entries.append(RosterEntry(
-            person_id=p.id, kind=p.kind, role=role_on[p.id], legal_forename=p.legal_forename,
-            legal_surname=p.legal_surname, preferred_forename=p.preferred_forename,
-            preferred_surname=p.preferred_surname, middle_names=p.middle_names, former_surname=p.former_surname,
-            title=p.title, birth_year=p.date_of_birth.year if p.date_of_birth else None, age=ages[p.id],
-            phones=frozenset(points[p.id]["phone"]), emails=frozenset(points[p.id]["email"]), schools=own_schools,
+            person_id=pid, kind=kind, role=role, legal_forename=legal_fore, legal_surname=legal_sur,
+            preferred_forename=pref_fore, preferred_surname=pref_sur, middle_names=middle, former_surname=former,
+            title=title, birth_year=born.year if born else None, age=age,
+            phones=frozenset(phones[pid]) if pid in phones else empty,
+            emails=frozenset(emails[pid]) if pid in emails else empty, schools=own_schools,
         ))
-        if p.kind == "staff":
-            title = next((r.job_title for r in roles[p.id] if r.role == "staff"), None)
-            staff[p.id] = StaffMember(p.id, p.ref, own_schools, title)
-    return RosterSnapshot(subjects, entries, staff, {p.id: p.ref for p in people}, links, schools,
-                          current_roster_version(conn),
-                          names={p.id: (p.preferred_forename or p.legal_forename, p.legal_surname, p.kind)
-                                 for p in people})
+        if kind == "staff":
+            job = next((r.job_title for r in roles.get(pid, no_roles) if r.role == "staff"), None)
+            staff[pid] = StaffMember(pid, ref, own_schools, job)
+        refs[pid] = ref
+        names[pid] = (pref_fore or legal_fore, legal_sur, kind)
+    return RosterSnapshot(subjects, entries, staff, refs, links, schools, current_roster_version(conn), names=names)
 
 
 # -- matching ------------------------------------------------------------------------------
@@ -154,8 +172,14 @@ def match_state(roster: RosterSnapshot, as_of: date) -> str:
 _WORKER_INDEX: RosterIndex | None = None  # set before worker processes fork; read by _match_rows
 
 
-def _match_rows(rows: list[tuple]) -> list[dict]:
-    """Candidates for a batch of accounts (id, platform, display name, username, phones, e-mails)."""
+_CANDIDATE_COLUMNS = ["account_id", "person_id", "weight", "probability", "band", "evidence", "reading", "ambiguous",
+                      "pieces", "year_agrees", "name_only", "colleague", "state"]
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps with options builds an encoder per call
+
+
+def _match_rows(rows: list[tuple], state: str | None = None) -> list[tuple]:
+    """Candidates for a batch of accounts (id, platform, display name, username, phones, e-mails),
+    as rows in ``_CANDIDATE_COLUMNS`` order (tuples: less to send back from a worker)."""
     from auditor.match.engine import match_account
 
     index = _WORKER_INDEX
@@ -163,23 +187,20 @@ def _match_rows(rows: list[tuple]) -> list[dict]:
     for account_id, platform, display_name, username, phones, emails in rows:
         view = AccountView(account_id, platform, display_name, username, tuple(phones or ()), tuple(emails or ()))
         for cand in match_account(index, view):
-            out.append({
-                "account_id": account_id, "person_id": cand.person_id, "weight": round(cand.weight, 3),
-                "probability": round(cand.probability, 4), "band": cand.band,
-                "evidence": json.dumps([ev.as_dict() for ev in cand.evidence], ensure_ascii=False),
-                "reading": cand.reading, "ambiguous": cand.ambiguous, "pieces": cand.pieces,
-                "year_agrees": cand.year_agrees, "name_only": cand.name_only,
-                "colleague": any(ev.comparison == "colleague" for ev in cand.evidence),
-            })
+            out.append((
+                account_id, cand.person_id, round(cand.weight, 3), round(cand.probability, 4), cand.band,
+                _JSON_TEXT([ev.as_dict() for ev in cand.evidence]), cand.reading, cand.ambiguous, cand.pieces,
+                cand.year_agrees, cand.name_only, any(ev.comparison == "colleague" for ev in cand.evidence), state,
+            ))
     return out
 
 
-def _matched_batches(batches, workers: int):
+def _matched_batches(batches, workers: int, state: str | None = None):
     """Match batches in order, in worker processes when there is enough to share out (the roster
     index is built once, before the workers fork, and shared copy-on-write)."""
     if workers < 2:
         for batch in batches:
-            yield batch, _match_rows(batch)
+            yield batch, _match_rows(batch, state)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -187,15 +208,23 @@ def _matched_batches(batches, workers: int):
     from auditor.ingest import _die_with_parent
 
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         pending = []
         for batch in batches:
-            pending.append((batch, pool.submit(_match_rows, batch)))
+            pending.append((batch, pool.submit(_match_rows, batch, state)))
             if len(pending) > workers * 2:
                 done_batch, future = pending.pop(0)
                 yield done_batch, future.result()
         for done_batch, future in pending:
             yield done_batch, future.result()
+
+
+def _json_list(text: str | list | None) -> list:
+    """A JSON list column read as text (a driver may already have decoded it)."""
+    if not text or text == "[]":
+        return []
+    return json.loads(text) if isinstance(text, str) else list(text)
 
 
 def run_matching(db: Database, roster: RosterSnapshot, as_of: date, progress: Progress = NULL_PROGRESS) -> int:
@@ -204,10 +233,10 @@ def run_matching(db: Database, roster: RosterSnapshot, as_of: date, progress: Pr
     global _WORKER_INDEX
     state = match_state(roster, as_of)
     accounts = Account.__table__
+    due = sa.and_(sa.or_(accounts.c.matched_state.is_(None), accounts.c.matched_state != state),
+                  accounts.c.purged.is_(False))
     with db.engine.connect() as conn:
-        todo = [r[0] for r in conn.execute(sa.select(accounts.c.id).where(
-            sa.or_(accounts.c.matched_state.is_(None), accounts.c.matched_state != state),
-            accounts.c.purged.is_(False)))]
+        todo = [r[0] for r in conn.execute(sa.select(accounts.c.id).where(due).order_by(accounts.c.id))]
     if not todo:
         return 0
     _WORKER_INDEX = RosterIndex(roster.entries, as_of.year)
@@ -216,24 +245,37 @@ def run_matching(db: Database, roster: RosterSnapshot, as_of: date, progress: Pr
     # share its memory pages untouched.
     gc.freeze()
     workers = min(4, os.cpu_count() or 1) if len(todo) >= 4 * MATCH_CHUNK else 1
+    # Chunks of ``todo`` are read by id range (a walk along the primary key) rather than by a
+    # list of thousands of ids; the statements are compiled once.
+    # Phones and e-mails are read as text and decoded here: nearly all are "[]".
+    read = sa.select(accounts.c.id, accounts.c.platform, accounts.c.display_name, accounts.c.username,
+                     sa.cast(accounts.c.phones, sa.Text), sa.cast(accounts.c.emails, sa.Text)).where(
+        accounts.c.id.between(sa.bindparam("low"), sa.bindparam("high")), due).order_by(accounts.c.id)
 
     def batches():
         with db.engine.connect() as conn:
             for start in range(0, len(todo), MATCH_CHUNK):
                 chunk = todo[start:start + MATCH_CHUNK]
-                yield [tuple(r) for r in conn.execute(sa.select(
-                    accounts.c.id, accounts.c.platform, accounts.c.display_name, accounts.c.username,
-                    accounts.c.phones, accounts.c.emails).where(accounts.c.id.in_(chunk)))]
+                wanted = set(chunk)
+                yield [(aid, platform, name, username, _json_list(phones), _json_list(emails))
+                       for aid, platform, name, username, phones, emails
+                       in conn.execute(read, {"low": chunk[0], "high": chunk[-1]}) if aid in wanted]
 
     progress.start("matching contacts", len(todo))
-    candidates_table = MatchCandidate.__table__
+    cands = MatchCandidate.__table__
+    held = sa.select(cands.c.id).where(cands.c.account_id.between(sa.bindparam("low"), sa.bindparam("high"))).limit(1)
     try:
-        for batch, found in _matched_batches(batches(), workers):
+        for batch, found in _matched_batches(batches(), workers, state):
             ids = [row[0] for row in batch]
+            if not ids:
+                continue
             with db.begin() as conn:
-                conn.execute(candidates_table.delete().where(candidates_table.c.account_id.in_(ids)))
-                fast_insert(conn, candidates_table, [{**c, "state": state} for c in found], json_ready=("evidence",))
-                conn.execute(accounts.update().where(accounts.c.id.in_(ids)).values(matched_state=state))
+                listed = ", ".join(str(int(i)) for i in ids)  # ids from the database: integers, written inline
+                if conn.execute(held, {"low": ids[0], "high": ids[-1]}).first() is not None:
+                    conn.execute(sa.text(f"DELETE FROM {cands.name} WHERE account_id IN ({listed})"))
+                insert_values(conn, cands, _CANDIDATE_COLUMNS, found, json_ready=("evidence",))
+                conn.execute(sa.text(f"UPDATE {accounts.name} SET matched_state = :state WHERE id IN ({listed})"),
+                             {"state": state})
             progress.advance(len(batch))
     finally:
         _WORKER_INDEX = None
@@ -251,6 +293,7 @@ class AuditResult:
     findings: list[dict]
     summary: dict
     trend: dict
+    carried_staff: int = 0  # staff whose findings were carried over from the last audit unchanged
 
 
 def finding_key(staff_ref: str, person_ref: str, platform: str, account_key: str, kind: str) -> str:
@@ -292,26 +335,52 @@ class AuditInputs:
     evidence_of: object = None  # candidate ids -> {id: [evidence]}, read only for findings
 
 
-def load_inputs(db: Database, roster: RosterSnapshot) -> AuditInputs:
-    accounts, conns, files = Account.__table__, ConnectionRow.__table__, ImportedFile.__table__
-    cands_t, runs = MatchCandidate.__table__, AuditRun.__table__
+def _connections_query(staff_ids: Collection[int] | None):
+    """Connections to accounts that have candidates, with file and account fields, in
+    connection order (the first connection to give a finding key is the one reported). The
+    database walks the account index for the accounts with candidates."""
+    accounts, conns, files, cands = (Account.__table__, ConnectionRow.__table__, ImportedFile.__table__,
+                                     MatchCandidate.__table__)
+    query = (sa.select(conns.c.id, conns.c.staff_id, conns.c.account_id, conns.c.kind, conns.c.connected_at,
+                       conns.c.member, files.c.sha256, accounts.c.platform, accounts.c.key,
+                       accounts.c.display_name, accounts.c.username, accounts.c.profile_url)
+             .join(files, files.c.id == conns.c.file_id).join(accounts, accounts.c.id == conns.c.account_id)
+             .where(conns.c.account_id.in_(sa.select(cands.c.account_id))))
+    if staff_ids is not None:
+        query = query.where(conns.c.staff_id.in_(sa.bindparam("staff", expanding=True)))
+    return query.order_by(conns.c.id)
+
+
+def load_connections(db: Database, staff_ids: Collection[int] | None = None) -> tuple[list, dict[int, list]]:
+    """The connections evaluate reads and their accounts' candidates (without evidence, read
+    for findings only); with ``staff_ids``, those members of staff's only."""
+    cands = MatchCandidate.__table__
+    candidates: dict[int, list] = defaultdict(list)
+    if staff_ids is not None and not staff_ids:
+        return [], candidates
+    columns = [c for c in cands.c if c.name != "evidence"]
+    query = sa.select(*columns).order_by(cands.c.id)
+    params: dict = {}
+    if staff_ids is not None:
+        conns = ConnectionRow.__table__
+        params = {"staff": sorted(staff_ids)}
+        query = query.where(cands.c.account_id.in_(
+            sa.select(conns.c.account_id).where(conns.c.staff_id.in_(sa.bindparam("staff", expanding=True)))))
     with db.engine.connect() as conn:
-        candidates: dict[int, list] = defaultdict(list)
-        columns = [c for c in cands_t.c if c.name != "evidence"]  # evidence is read for findings only
-        for c in conn.execute(sa.select(*columns)):
+        for c in conn.execute(query, params).all():
             candidates[c.account_id].append(c)
-        account_ids = list(candidates)
-        rows = []
-        for start in range(0, len(account_ids), 1000):
-            chunk = account_ids[start:start + 1000]
-            rows += list(conn.execute(
-                sa.select(conns.c.id, conns.c.staff_id, conns.c.account_id, conns.c.kind, conns.c.connected_at,
-                          conns.c.member, files.c.sha256, accounts.c.platform, accounts.c.key,
-                          accounts.c.display_name, accounts.c.username, accounts.c.profile_url)
-                .join(files, files.c.id == conns.c.file_id).join(accounts, accounts.c.id == conns.c.account_id)
-                .where(conns.c.account_id.in_(chunk))))
-        rows.sort(key=lambda r: r.id)
-        exemptions = list(conn.execute(sa.select(Exemption.__table__)))
+        rows = conn.execute(_connections_query(staff_ids), params).all()
+    return rows, candidates
+
+
+def load_inputs(db: Database, roster: RosterSnapshot, staff_ids: Collection[int] | None = None) -> AuditInputs:
+    """What evaluate reads; with ``staff_ids``, the connections of those members of staff only
+    (an empty collection: none, only the rest)."""
+    conns, files, cands_t, runs = (ConnectionRow.__table__, ImportedFile.__table__, MatchCandidate.__table__,
+                                   AuditRun.__table__)
+    rows, candidates = load_connections(db, staff_ids)
+    with db.engine.connect() as conn:
+        exemptions = list(conn.execute(sa.select(Exemption.__table__).order_by(Exemption.__table__.c.id)))
         decisions: dict[str, object] = {}
         for d in conn.execute(sa.select(ReviewDecision.__table__).order_by(ReviewDecision.__table__.c.id)):
             decisions[d.finding_key] = d
@@ -323,6 +392,7 @@ def load_inputs(db: Database, roster: RosterSnapshot) -> AuditInputs:
                    (r.owner or {}).get("name"), (r.owner or {}).get("username"))
                   for r in conn.execute(sa.select(files.c.staff_id, files.c.platform, files.c.owner)
                                         .where(files.c.staff_id.is_not(None), files.c.owner.is_not(None)))]
+
     def evidence_of(ids: list[int]) -> dict[int, list]:
         found: dict[int, list] = {}
         with db.engine.connect() as conn:
@@ -334,6 +404,133 @@ def load_inputs(db: Database, roster: RosterSnapshot) -> AuditInputs:
         return found
 
     return AuditInputs(roster, candidates, rows, exemptions, decisions, previous, totals, owners, evidence_of)
+
+
+@dataclass
+class InputScan:
+    """Every connection to a matched account and every candidate (with its evidence), as the
+    database holds them: not converted, since they are read only for digests and the
+    audit-wide summary. Rows are in ``_connections_query`` order, candidates in id order."""
+
+    rows: list
+    candidates: dict[int, list]
+
+
+def scan_inputs(db: Database) -> InputScan:
+    cands = MatchCandidate.__table__
+    candidates: dict[int, list] = defaultdict(list)
+    with db.engine.connect() as conn:
+        for c in driver_rows(conn, sa.select(cands).order_by(cands.c.id)):
+            candidates[c[1]].append(c)  # account_id
+        rows = driver_rows(conn, _connections_query(None))
+    return InputScan(rows, candidates)
+
+
+# -- carrying findings over ----------------------------------------------------------------
+# A member of staff's findings depend only on the audit-wide context below and on their own
+# slice of the inputs. When both are unchanged since the last audit, evaluating them again
+# would give the same findings in the same order, so the last audit's are carried over and
+# only the staff whose slice changed (a new export, a re-match, an exemption) are evaluated.
+REUSE_VERSION = "2"  # bump when evaluate reads anything new
+
+
+def policy_fingerprint(policy: Policy) -> str:
+    """The whole policy, not only its name and version: a school's own copy can be edited."""
+    import dataclasses
+
+    body = json.dumps(dataclasses.asdict(policy), sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
+
+
+def context_digest(inputs: AuditInputs, policy: Policy, as_of: date) -> str:
+    """What every member of staff's findings depend on: the code, the roster, the policy, the
+    audit date and the DSL's review decisions."""
+    digest = hashlib.sha256()
+    for part in (REUSE_VERSION, __version__, MATCHER_VERSION, inputs.roster.version, policy_fingerprint(policy),
+                 as_of.isoformat()):
+        digest.update(part.encode() + b"\x1f")
+    for decision in inputs.decisions.values():
+        digest.update(repr(tuple(decision)).encode())
+    return digest.hexdigest()[:32]
+
+
+def staff_digests(roster: RosterSnapshot, scan: InputScan, exemptions: list,
+                  owners: list[tuple[int, str, str | None, str | None]]) -> dict[int, str]:
+    """Per member of staff on the roster, a digest of everything ``evaluate`` reads about
+    them: their connections to matched accounts (with the file and the account's fields, in
+    order), every candidate of those accounts with its evidence, their exemptions, and the
+    owners their exports name (with who else submitted the same owner account)."""
+    per_account: dict[int, bytes] = {}
+    digests = {staff_id: hashlib.sha256() for staff_id in roster.staff}
+    no_candidates: list = []
+    for row in scan.rows:
+        digest = digests.get(row[1])  # staff_id
+        if digest is None:
+            continue
+        account_id = row[2]
+        account = per_account.get(account_id)
+        if account is None:
+            account = per_account[account_id] = repr(
+                [tuple(c) for c in scan.candidates.get(account_id, no_candidates)]).encode()
+        digest.update(repr(tuple(row)).encode())
+        digest.update(account)
+    for ex in exemptions:
+        if ex.staff_id in digests:
+            digests[ex.staff_id].update(b"exemption" + repr(tuple(ex)).encode())
+    sharing: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for staff_id, platform, _name, username in owners:
+        if username:
+            sharing[(platform, username.lower())].add(staff_id)
+    for staff_id, platform, name, username in owners:
+        if staff_id in digests:
+            shared = sorted(sharing[(platform, username.lower())]) if username else []
+            digests[staff_id].update(b"owner" + repr((platform, name, username, shared)).encode())
+    return {staff_id: digest.hexdigest()[:32] for staff_id, digest in digests.items()}
+
+
+def inputs_record(context: str, digests: dict[int, str]) -> str:
+    """What an audit keeps of its inputs (``AuditRun.inputs_digest``), for the next audit."""
+    return json.dumps({"context": context, "staff": {str(k): v for k, v in sorted(digests.items())}},
+                      separators=(",", ":"))
+
+
+def unchanged_staff(recorded: str | None, context: str, digests: dict[int, str]) -> set[int]:
+    """The staff whose findings the audit that recorded ``recorded`` can lend: all inputs the
+    same. None of them when the context differs or nothing was recorded."""
+    if not recorded:
+        return set()
+    try:
+        before = json.loads(recorded)
+    except ValueError:
+        return set()
+    if not isinstance(before, dict) or before.get("context") != context:
+        return set()
+    staff = before.get("staff") or {}
+    return {staff_id for staff_id, digest in digests.items() if staff.get(str(staff_id)) == digest}
+
+
+def carried_findings(conn: Connection, audit_id: int, staff_ids: set[int], roster: RosterSnapshot) -> dict[str, dict]:
+    """An earlier audit's findings for these staff, in its order, in ``evaluate``'s shape."""
+    table = Finding.__table__
+    found: dict[str, dict] = {}
+    if not staff_ids:
+        return found
+    for r in conn.execute(sa.select(table).where(table.c.audit_id == audit_id).order_by(table.c.id)):
+        if r.staff_id not in staff_ids:
+            continue
+        found[r.key] = {
+            "key": r.key, "staff_id": r.staff_id, "staff_ref": roster.refs[r.staff_id], "person_id": r.person_id,
+            "person_ref": roster.refs.get(r.person_id) if r.person_id is not None else None,
+            "person_role": r.person_role, "rule": r.rule, "clause": r.clause, "severity": r.severity,
+            "status": r.status, "confidence": r.confidence, "platform": r.platform, "relationship": r.relationship,
+            "account_id": r.account_id,
+            "account": {"display_name": r.display_name, "username": r.username, "profile_url": r.profile_url},
+            "source": {"file_sha256": r.file_sha256, "member": r.member},
+            "connected_at": r.connected_at.isoformat() if r.connected_at else None,
+            "explanation": r.explanation or [], "evidence_fingerprint": r.evidence_fingerprint,
+            "detail": r.detail if r.detail is not None else {},
+        }
+    return found
 
 
 def _school_shares(roster: RosterSnapshot) -> dict[int, float]:
@@ -382,19 +579,24 @@ def _strictest_rule(policy: Policy, subject: Subject, staff: StaffMember, kind: 
     return best_rule, best_sev, reason
 
 
-def evaluate(inputs: AuditInputs, policy: Policy, as_of: date) -> dict[str, dict]:
+def evaluate(inputs: AuditInputs, policy: Policy, as_of: date, staff_ids: Collection[int] | None = None
+             ) -> dict[str, dict]:
     """The findings: for each connection, who the account most likely is (for this member of
     staff), which rule of the policy that breaks, and the status after exemptions and the DSL's
-    earlier decisions. Pure: reads ``inputs``, writes nothing."""
+    earlier decisions. Pure: reads ``inputs``, writes nothing. With ``staff_ids``, only those
+    members of staff (their findings are exactly those a whole evaluation gives them)."""
     from auditor.match.engine import DEFAULT_THRESHOLDS as T
 
     roster = inputs.roster
+    rows = inputs.rows if staff_ids is None else [r for r in inputs.rows if r.staff_id in staff_ids]
     # The graph holds what the analyses read: identities strong enough to corroborate a
     # household member, the staff connected to those accounts, and the households.
-    corroborating = [(c.account_id, c.person_id, c.weight, c.band) for cs in inputs.candidates.values() for c in cs
+    candidates = inputs.candidates if staff_ids is None else {
+        a: inputs.candidates.get(a, []) for a in dict.fromkeys(r.account_id for r in rows)}
+    corroborating = [(c.account_id, c.person_id, c.weight, c.band) for cs in candidates.values() for c in cs
                      if c.weight >= CORROBORATION_MIN_WEIGHT]
     accounts = {a for a, _, _, _ in corroborating}
-    G = build_graph(roster.staff, [(r.staff_id, r.account_id, r.kind) for r in inputs.rows if r.account_id in accounts],
+    G = build_graph(roster.staff, [(r.staff_id, r.account_id, r.kind) for r in rows if r.account_id in accounts],
                     corroborating, roster.links)
     school_share = _school_shares(roster)
     corroboration = Corroboration(G)
@@ -407,7 +609,7 @@ def evaluate(inputs: AuditInputs, policy: Policy, as_of: date) -> dict[str, dict
             lapsed[pair] = ex
 
     findings: dict[str, dict] = {}
-    for row in inputs.rows:
+    for row in rows:
         staff = roster.staff.get(row.staff_id)
         if staff is None or not policy.covers_staff(staff.job_title) or not policy.covers_platform(row.platform):
             continue
@@ -466,7 +668,7 @@ def evaluate(inputs: AuditInputs, policy: Policy, as_of: date) -> dict[str, dict
                 "explanation": explanation, "detail": detail,
             }
     _complete(findings, inputs)
-    findings.update(alias_findings(inputs, policy, G))
+    findings.update(alias_findings(inputs, policy, G, rows, staff_ids))
     return findings
 
 
@@ -509,10 +711,12 @@ def _staff_name_matcher(name: str, forenames: set[str], surnames: set[str]) -> b
     return has_fore or has_sur
 
 
-def alias_findings(inputs: AuditInputs, policy: Policy, G) -> dict[str, dict]:
+def alias_findings(inputs: AuditInputs, policy: Policy, G, rows: list | None = None,
+                   staff_ids: Collection[int] | None = None) -> dict[str, dict]:
     """Undeclared or alias accounts, when the policy has an alias_account rule: an export whose
     owner is not the member of staff, one owner account submitted by several staff, and an
-    account named like the member of staff in their own export."""
+    account named like the member of staff in their own export (among ``rows``, by default
+    all the connections). With ``staff_ids``, only those members of staff's."""
     rules = [r for r in policy.rules if r.kind == "alias_account"]
     if not rules:
         return {}
@@ -522,7 +726,10 @@ def alias_findings(inputs: AuditInputs, policy: Policy, G) -> dict[str, dict]:
     rule = rules[0]
     roster = inputs.roster
     staff_names: dict[int, tuple[set[str], set[str]]] = {}
-    for staff_id in roster.staff:
+    owners = inputs.owners
+    if staff_ids is not None:  # others' owners count only as submitted by them (shared owners)
+        owners = [o if o[0] in staff_ids else (o[0], o[1], None, o[3]) for o in owners]
+    for staff_id in roster.staff if staff_ids is None else [s for s in roster.staff if s in staff_ids]:
         forename, surname, _ = roster.names.get(staff_id, (None, None, None))
         fore = {t for t in parse_display_name(forename).tokens} if forename else set()
         sur = {compact(t) for t in parse_display_name(surname).tokens} if surname else set()
@@ -531,16 +738,17 @@ def alias_findings(inputs: AuditInputs, policy: Policy, G) -> dict[str, dict]:
         staff_names[staff_id] = (fore, sur)
     own_name = []
     owner_usernames = {(s, (u or "").lower()) for s, _p, _n, u in inputs.owners if u}
-    for row in inputs.rows:
+    for row in inputs.rows if rows is None else rows:
         for c in inputs.candidates[row.account_id]:
             if c.person_id == row.staff_id and c.band in ("probable", "needs_review") \
                     and (row.staff_id, (row.username or "").lower()) not in owner_usernames:
                 own_name.append((row.staff_id, row.account_id, row.platform))
     findings = {}
     seen = set()
-    for signal in alias_signals(inputs.owners, staff_names, sorted(set(own_name)), _staff_name_matcher):
+    for signal in alias_signals(owners, staff_names, sorted(set(own_name)), _staff_name_matcher):
         staff = roster.staff.get(signal.staff_id)
-        if staff is None or not policy.covers_staff(staff.job_title):
+        if staff is None or not policy.covers_staff(staff.job_title) or (
+                staff_ids is not None and signal.staff_id not in staff_ids):
             continue
         staff_ref = roster.refs[signal.staff_id]
         key = finding_key(staff_ref, staff_ref, signal.platform or "", f"alias:{signal.kind}:{signal.account_id}",
@@ -566,12 +774,13 @@ def alias_findings(inputs: AuditInputs, policy: Policy, G) -> dict[str, dict]:
     return findings
 
 
-def shared_account_summary(inputs: AuditInputs, findings: dict[str, dict], min_staff: int = 3) -> list[dict]:
+def shared_account_summary(rows: list, findings: dict[str, dict], min_staff: int = 3) -> list[dict]:
     """Accounts many members of staff are connected to, summarised once (a parent known to
-    many, a community page) rather than repeated per member of staff."""
+    many, a community page) rather than repeated per member of staff. ``rows`` are
+    connections to matched accounts, (id, staff_id, account_id, ...)."""
     staff_per_account: dict[int, set[int]] = defaultdict(set)
-    for row in inputs.rows:
-        staff_per_account[row.account_id].add(row.staff_id)
+    for row in rows:
+        staff_per_account[row[2]].add(row[1])
     flagged = defaultdict(set)
     for f in findings.values():
         if f["account_id"]:
@@ -611,23 +820,39 @@ def minimise(db: Database, keep_unmatched: bool) -> int:
 
 
 def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NULL_PROGRESS,
-              since: int | None = None, actor: str | None = None, keep_unmatched: bool = True) -> AuditResult:
+              since: int | None = None, actor: str | None = None, keep_unmatched: bool = True,
+              reuse: bool = True) -> AuditResult:
     """Match, evaluate, and keep the audit with its findings and trend; then, unless asked to
-    keep them, forget the contacts who matched nobody."""
+    keep them, forget the contacts who matched nobody. With ``reuse``, staff whose inputs are
+    unchanged since the last audit keep its findings instead of being evaluated again."""
     with db.engine.connect() as conn:
         roster = load_roster(conn, as_of)
     run_matching(db, roster, as_of, progress)
-    inputs = load_inputs(db, roster)
-    findings = evaluate(inputs, policy, as_of)
+    inputs = load_inputs(db, roster, staff_ids=())  # all but the connections, read below
+    scan = scan_inputs(db)
+    context = context_digest(inputs, policy, as_of)
+    digests = staff_digests(roster, scan, inputs.exemptions, inputs.owners)
+    unchanged: set[int] = set()
+    carried: dict[str, dict] = {}
+    if reuse and inputs.previous is not None:
+        runs = AuditRun.__table__
+        with db.engine.connect() as conn:
+            recorded = conn.execute(sa.select(runs.c.inputs_digest).where(runs.c.id == inputs.previous)).scalar()
+            unchanged = unchanged_staff(recorded, context, digests)
+            carried = carried_findings(conn, inputs.previous, unchanged, roster)
+    evaluated = set(roster.staff) - unchanged if unchanged else None
+    inputs.rows, inputs.candidates = load_connections(db, evaluated)
+    findings = evaluate(inputs, policy, as_of, staff_ids=evaluated)
+    findings.update(carried)
     ordered = sorted(findings.values(), key=lambda f: (f["staff_ref"], -SEVERITY_RANK[f["severity"]],
                                                        f["person_ref"], f["platform"], f["relationship"]))
     connections, staff_count, file_count = inputs.totals
     summary = {
         "staff_with_exports": staff_count, "files": file_count, "connections": connections,
-        "accounts_matched": len(inputs.candidates), "findings": len(ordered),
+        "accounts_matched": len(scan.candidates), "findings": len(ordered),
         "by_severity": _count(ordered, "severity"), "by_status": _count(ordered, "status"),
         "by_rule": _count(ordered, "rule"), "by_platform": _count(ordered, "platform"),
-        "shared_accounts": shared_account_summary(inputs, findings),
+        "shared_accounts": shared_account_summary(scan.rows, findings),
     }
     with db.engine.connect() as conn:
         summary["coverage"] = coverage_counts(conn)
@@ -635,9 +860,8 @@ def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NU
         audit_id = conn.execute(AuditRun.__table__.insert().values(
             created_at=utcnow(), as_of=as_of, policy_name=policy.name, policy_version=policy.version,
             tool_version=__version__, roster_version=roster.version, previous_id=since or inputs.previous,
-            status="running", summary=summary)).inserted_primary_key[0]
-        if ordered:
-            conn.execute(Finding.__table__.insert(), [_finding_row(audit_id, f) for f in ordered])
+            inputs_digest=inputs_record(context, digests), status="running", summary=summary)).inserted_primary_key[0]
+        fast_insert(conn, Finding.__table__, [_finding_row(audit_id, f) for f in ordered])
         trend = compute_trend(conn, audit_id, since or inputs.previous)
         summary["trend"] = trend
         conn.execute(AuditRun.__table__.update().where(AuditRun.__table__.c.id == audit_id)
@@ -645,7 +869,7 @@ def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NU
         auditlog.append(conn, "audit", subject=f"audit {audit_id}", actor=actor, details={
             "as_of": as_of.isoformat(), "policy": f"{policy.name} {policy.version}", "findings": len(ordered)})
     summary["minimised_accounts"] = minimise(db, keep_unmatched)
-    return AuditResult(audit_id, as_of, policy, ordered, summary, trend)
+    return AuditResult(audit_id, as_of, policy, ordered, summary, trend, carried_staff=len(unchanged))
 
 
 def _count(items: list[dict], key: str) -> dict[str, int]:

@@ -198,50 +198,79 @@ def _is_datetime(column: sa.Column) -> bool:
     return isinstance(kind, sa.DateTime) or isinstance(impl, sa.DateTime)
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps with options builds an encoder per call
+
+
+def _json_value(value):
+    if value is None:
+        return None
+    if value == []:
+        return "[]"
+    return _JSON(value)
+
+
+def _sqlite_time(value):
+    """The text SQLAlchemy writes for a UTC datetime on SQLite."""
+    if value is None:
+        return None
+    if value.tzinfo is UTC:
+        return value.isoformat(" ", "microseconds")[:-6]  # drop the "+00:00"
+    value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _aware_time(value):
+    if value is None:
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def fast_insert(conn: Connection, table: sa.Table, rows: list[dict], json_ready: tuple[str, ...] = ()) -> None:
-    """Insert many rows straight through the driver's executemany (the import's hot path):
-    no per-value type processing, JSON dumped and datetimes made UTC here, once, in the form
-    each database stores (SQLite: the text SQLAlchemy itself writes; PostgreSQL: aware
-    datetimes). Columns named in ``json_ready`` already hold JSON text."""
+    """Insert many rows (dicts with the same keys) straight through the driver's executemany;
+    see ``insert_values``."""
     if not rows:
         return
     columns = list(rows[0])
+    insert_values(conn, table, columns, [tuple(row[c] for c in columns) for row in rows], json_ready)
+
+
+def insert_values(conn: Connection, table: sa.Table, columns: list[str], values: list[tuple],
+                  json_ready: tuple[str, ...] = ()) -> None:
+    """Insert many rows (tuples in ``columns`` order) straight through the driver's executemany
+    (the import's hot path): no per-value type processing, JSON dumped and datetimes made UTC
+    here, once, column by column, in the form each database stores (SQLite: the text
+    SQLAlchemy itself writes; PostgreSQL: aware datetimes). Columns named in ``json_ready``
+    already hold JSON text."""
+    if not values:
+        return
     sqlite = conn.dialect.name == "sqlite"
-
-    def json_value(value):
-        if value is None:
-            return None
-        if value == []:
-            return "[]"
-        return json.dumps(value, ensure_ascii=False)
-
-    def time_value(value):
-        if value is None:
-            return None
-        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-        return value.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else value
-
     converters = []
     for c in columns:
         column = table.c[c]
         if isinstance(column.type, sa.JSON) and c not in json_ready:
-            converters.append(json_value)
+            converters.append(_json_value)
         elif _is_datetime(column):
-            converters.append(time_value)
+            converters.append(_sqlite_time if sqlite else _aware_time)
         else:
             converters.append(None)
-    values = []
-    for row in rows:
-        items = [row[c] for c in columns]
+    if any(converters):
+        by_column = list(zip(*values, strict=True))
         for i, convert in enumerate(converters):
             if convert is not None:
-                items[i] = convert(items[i])
-        values.append(tuple(items))
+                by_column[i] = tuple(map(convert, by_column[i]))
+        values = list(zip(*by_column, strict=True))
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
     sql = (f"INSERT INTO {conn.dialect.identifier_preparer.quote(table.name)} ({quoted}) "
            f"VALUES ({', '.join(marker for _ in columns)})")
     conn.exec_driver_sql(sql, values)
+
+
+def driver_rows(conn: Connection, statement: sa.Select) -> list:
+    """The rows of a select without parameters as the driver returns them, with no type
+    conversion (SQLite: dates and JSON as text, booleans as 0/1): for reading in bulk what
+    is only compared, never interpreted."""
+    return conn.exec_driver_sql(str(statement.compile(dialect=conn.dialect))).all()
 
 
 def allocate_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:

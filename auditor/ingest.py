@@ -1,8 +1,9 @@
 """Importing staff exports: route archive members to connectors, read them, store the rows.
 
 ``parse_export`` is pure with respect to the database (the self-check uses it alone);
-``store_export`` writes one parsed export in one transaction, so a refused or interrupted
-file leaves the database exactly as it was.
+``store_export`` writes one parsed export inside the caller's transaction. An import commits
+a few files at a time, each with its audit-log entry, so a refused file leaves the database
+as it was and an interrupted import keeps every file of the batches it committed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import io
 import os
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -22,14 +23,14 @@ from sqlalchemy.engine import Connection
 from auditor import auditlog
 from auditor.archive import DEFAULT_LIMITS, Archive, Limits, Member, open_export
 from auditor.connector import MAX_JSON_PARSE_BYTES, Context, ExportConnector, Handler, decode_text, parse_json_text
-from auditor.db import Database, allocate_ids, fast_insert, utcnow
+from auditor.db import Database, allocate_ids, insert_values, utcnow
 from auditor.errors import AuditorError, InputError, NotFound
 from auditor.models import Account, ImportedFile, ImportRun, Person, StaffAccount
 from auditor.models import Connection as ConnectionRow
 from auditor.progress import NULL_PROGRESS, Progress
 from auditor.records import ContactRecord, OwnerInfo, RowProblem
 from auditor.registry import export_connectors
-from auditor.text import storable
+from auditor.text import storable, storable_text
 from auditor.version import __version__
 
 SNIFF_SUFFIXES = (".json", ".js", ".csv", ".vcf", ".html", ".htm", ".txt")
@@ -290,7 +291,16 @@ _TEXT_FIELDS = {
 
 
 def _make_storable(item: ContactRecord | OwnerInfo) -> None:
-    for name in _TEXT_FIELDS[type(item)]:
+    names = _TEXT_FIELDS[type(item)]
+    if isinstance(item, ContactRecord) and not item.extra:
+        # Nearly every record is clean: one search over all its text (the separator is
+        # itself storable) instead of one per field.
+        values = [v for v in (getattr(item, n) for n in names) if v is not None]
+        values += item.phones or ()
+        values += item.emails or ()
+        if all(isinstance(v, str) for v in values) and storable_text("\x1f".join(values)):
+            return
+    for name in names:
         value = getattr(item, name)
         if value is not None:
             setattr(item, name, storable(value))
@@ -320,6 +330,10 @@ def staff_person_id(conn: Connection, staff_ref: str) -> int:
     return row[0]
 
 
+_ACCOUNT_COLUMNS = ["id", "platform", "key", "username", "display_name_raw", "display_name", "profile_url",
+                    "platform_id", "phones", "emails", "purged"]
+
+
 def _upsert_accounts(conn: Connection, records: Sequence[ContactRecord]) -> list[int]:
     table = Account.__table__
     keys = [(r.platform, account_key(r)) for r in records]
@@ -330,30 +344,27 @@ def _upsert_accounts(conn: Connection, records: Sequence[ContactRecord]) -> list
     by_platform: dict[str, list[str]] = defaultdict(list)
     for platform, key in wanted:
         by_platform[platform].append(key)
-
-    def load(platform: str, chunk: list[str]) -> None:
-        for row in conn.execute(
-            sa.select(table.c.id, table.c.key).where(table.c.platform == platform, table.c.key.in_(chunk))
-        ):
-            ids[(platform, row.key)] = row.id
-
+    # One statement whatever the number of keys (an expanding parameter), so it is compiled once.
+    lookup = sa.select(table.c.id, table.c.key).where(table.c.platform == sa.bindparam("platform"),
+                                                       table.c.key.in_(sa.bindparam("keys", expanding=True)))
     for platform, platform_keys in by_platform.items():
         for start in range(0, len(platform_keys), 500):
-            load(platform, platform_keys[start:start + 500])
+            for account_id, key in conn.execute(lookup, {"platform": platform, "keys": platform_keys[start:start + 500]}):
+                ids[(platform, key)] = account_id
     missing = [k for k in wanted if k not in ids]
     if missing:
         new_ids = allocate_ids(conn, table, len(missing))
-        fast_insert(conn, table, [
-            {
-                "id": new_id, "platform": k[0], "key": k[1], "username": wanted[k].username,
-                "display_name_raw": wanted[k].display_name_raw, "display_name": wanted[k].display_name,
-                "profile_url": wanted[k].profile_url, "platform_id": wanted[k].platform_id,
-                "phones": wanted[k].phones or [], "emails": wanted[k].emails or [], "purged": False,
-            }
-            for k, new_id in zip(missing, new_ids, strict=True)
+        insert_values(conn, table, _ACCOUNT_COLUMNS, [
+            (new_id, k[0], k[1], r.username, r.display_name_raw, r.display_name, r.profile_url, r.platform_id,
+             r.phones or [], r.emails or [], False)
+            for k, new_id in zip(missing, new_ids, strict=True) for r in (wanted[k],)
         ])
         ids.update(zip(missing, new_ids, strict=True))
     return [ids[k] for k in keys]
+
+
+_CONNECTION_COLUMNS = ["file_id", "staff_id", "account_id", "kind", "direction", "connected_at", "member", "layout",
+                       "extra"]
 
 
 def store_export(conn: Connection, run_id: int, staff_id: int, parsed: ParsedExport, path_label: str) -> int:
@@ -372,12 +383,8 @@ def store_export(conn: Connection, run_id: int, staff_id: int, parsed: ParsedExp
     file_id = result.inserted_primary_key[0]
     if parsed.records:
         account_ids = _upsert_accounts(conn, parsed.records)
-        fast_insert(conn, ConnectionRow.__table__, [
-            {
-                "file_id": file_id, "staff_id": staff_id, "account_id": account_id, "kind": rec.kind,
-                "direction": rec.direction, "connected_at": rec.connected_at, "member": rec.member,
-                "layout": rec.layout, "extra": rec.extra,
-            }
+        insert_values(conn, ConnectionRow.__table__, _CONNECTION_COLUMNS, [
+            (file_id, staff_id, account_id, rec.kind, rec.direction, rec.connected_at, rec.member, rec.layout, rec.extra)
             for rec, account_id in zip(parsed.records, account_ids, strict=True)
         ])
     for info in parsed.owners:
@@ -421,9 +428,11 @@ def _parse_job(job: tuple[Path, str, Limits]) -> ParsedExport | AuditorError:
         return exc
 
 
-def _die_with_parent() -> None:
-    """Worker initialiser: a parser process must not outlive an import that was killed."""
-    parent = os.getppid()
+def _die_with_parent(parent: int | None = None) -> None:
+    """Worker initialiser: a parser process must not outlive an import that was killed.
+    ``parent`` is the pid of the process that started the pool: if it died before the signal
+    was armed (a kill just after the fork), the worker has been re-parented already and goes."""
+    parent = parent or os.getppid()
     try:
         import ctypes
         import signal
@@ -432,6 +441,8 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
     except (OSError, AttributeError):
         pass
+    if os.getppid() != parent:
+        os._exit(1)
     import threading
     import time
 
@@ -457,7 +468,8 @@ def _parsed_in_order(jobs: list[tuple[Path, str, Limits]]):
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         window = workers * 3
         pending = [pool.submit(_parse_job, job) for job in jobs[:window]]
         for index in range(len(jobs)):
@@ -468,59 +480,122 @@ def _parsed_in_order(jobs: list[tuple[Path, str, Limits]]):
             yield result
 
 
-def _drop_members_already_imported(parsed: ParsedExport, known: frozenset[str]) -> None:
+def _drop_members_already_imported(parsed: ParsedExport, known: frozenset[str]) -> ParsedExport:
     """Split downloads repeat a list in several parts: a member with the same content as one
-    already imported for this member of staff is not imported twice."""
+    already imported for this member of staff is not imported twice. Returns the export to
+    store (a copy when something is dropped: a batch that is rolled back stores it again)."""
     repeated = {m["member"] for m in parsed.members if m.get("sha256") in known and m.get("rows")}
     if not repeated:
-        return
-    parsed.records = [r for r in parsed.records if r.member not in repeated]
-    for member in sorted(repeated):
-        parsed.warnings.append(f"{member}: already imported from another part; skipped")
+        return parsed
+    return replace(parsed, records=[r for r in parsed.records if r.member not in repeated],
+                   warnings=parsed.warnings + [f"{member}: already imported from another part; skipped"
+                                               for member in sorted(repeated)])
 
 
-def store_one(db: Database, run_id: int, staff_ref: str, parsed: ParsedExport | AuditorError,
-              label: str) -> FileResult:
-    """Store one parsed file for one member of staff; refusals come back as a result."""
+def _result_for(staff_ref: str, parsed: ParsedExport | AuditorError, label: str) -> FileResult:
     result = FileResult(path=label, staff_ref=staff_ref)
     if isinstance(parsed, AuditorError):
         result.status, result.error = "refused", str(parsed)
+    else:
+        result.sha256 = parsed.sha256
+        result.platform = ",".join(parsed.platforms) or None
+        result.layout = ",".join(parsed.layouts) or None
+    return result
+
+
+def _store_in(conn: Connection, run_id: int, staff_ref: str, parsed: ParsedExport | AuditorError,
+              label: str) -> FileResult:
+    """Store one parsed file inside the caller's transaction, with its audit-log entry (so the
+    two commit together); a refusal found while storing raises."""
+    result = _result_for(staff_ref, parsed, label)
+    if isinstance(parsed, AuditorError):
         return result
-    result.sha256 = parsed.sha256
-    result.platform = ",".join(parsed.platforms) or None
-    result.layout = ",".join(parsed.layouts) or None
-    try:
-        with db.begin() as conn:
-            staff_id = staff_person_id(conn, staff_ref)
-            files = ImportedFile.__table__
-            existing = conn.execute(sa.select(files.c.rows, files.c.skipped).where(
-                files.c.staff_id == staff_id, files.c.sha256 == parsed.sha256, files.c.kind == "export")).first()
-            if existing is not None:
-                result.status = "unchanged"
-                result.rows, result.skipped = existing.rows, existing.skipped
-                result.warnings = ["already imported (same sha256); nothing changed"]
-                return result
-            _drop_members_already_imported(parsed, _imported_member_hashes(conn, staff_id))
-            store_export(conn, run_id, staff_id, parsed, label)
-            auditlog.append(conn, "import", subject=staff_ref, details={
-                "sha256": parsed.sha256, "platform": result.platform, "rows": len(parsed.records)})
-    except AuditorError as exc:
-        if isinstance(exc, NotFound):
-            raise
-        result.status, result.error = "refused", str(exc)
+    staff_id = staff_person_id(conn, staff_ref)
+    files = ImportedFile.__table__
+    existing = conn.execute(sa.select(files.c.rows, files.c.skipped).where(
+        files.c.staff_id == staff_id, files.c.sha256 == parsed.sha256, files.c.kind == "export")).first()
+    if existing is not None:
+        result.status = "unchanged"
+        result.rows, result.skipped = existing.rows, existing.skipped
+        result.warnings = ["already imported (same sha256); nothing changed"]
         return result
+    parsed = _drop_members_already_imported(parsed, _imported_member_hashes(conn, staff_id))
+    store_export(conn, run_id, staff_id, parsed, label)
+    auditlog.append(conn, "import", subject=staff_ref, details={
+        "sha256": parsed.sha256, "platform": result.platform, "rows": len(parsed.records)})
     result.rows, result.skipped, result.warnings = len(parsed.records), parsed.skipped, parsed.warnings
     return result
 
 
+def store_one(db: Database, run_id: int, staff_ref: str, parsed: ParsedExport | AuditorError,
+              label: str) -> FileResult:
+    """Store one parsed file for one member of staff in its own transaction; refusals come
+    back as a result."""
+    try:
+        with db.begin() as conn:
+            return _store_in(conn, run_id, staff_ref, parsed, label)
+    except AuditorError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        result = _result_for(staff_ref, parsed, label)
+        result.status, result.error = "refused", str(exc)
+        return result
+
+
+# A transaction holds several files (each with its audit-log entry), committed together: one
+# commit per file rewrote the same index pages in the write-ahead log file after file. An
+# interrupted import loses only the files of the open batch, which the next run imports.
+BATCH_ROWS = 20_000
+BATCH_FILES = 64
+BATCH_SECONDS = 2.0
+
+
+def _store_batches(db: Database, run_id: int, parsed_items, progress: Progress) -> list[FileResult]:
+    """Store (staff_ref, parsed, label) items in order, several per transaction. If storing
+    one refuses it, the open batch is rolled back and its files stored one per transaction,
+    so the refusal (or a member of staff not on the list) ends exactly as it would alone."""
+    import time
+
+    results: list[FileResult] = []
+    with db.engine.connect() as conn:
+        batch: list[tuple[str, ParsedExport | AuditorError, str]] = []
+        done = 0  # results of committed batches
+        transaction, started, rows = conn.begin(), time.monotonic(), 0
+        try:
+            for item in parsed_items:
+                batch.append(item)
+                try:
+                    result = _store_in(conn, run_id, *item)
+                except AuditorError:
+                    transaction.rollback()
+                    del results[done:]
+                    for again in batch:
+                        results.append(store_one(db, run_id, *again))
+                    progress.advance()
+                    batch, done = [], len(results)
+                    transaction, started, rows = conn.begin(), time.monotonic(), 0
+                    continue
+                results.append(result)
+                progress.advance()
+                rows += result.rows
+                if rows >= BATCH_ROWS or len(batch) >= BATCH_FILES or time.monotonic() - started >= BATCH_SECONDS:
+                    transaction.commit()
+                    batch, done = [], len(results)
+                    transaction, started, rows = conn.begin(), time.monotonic(), 0
+            transaction.commit()
+        finally:
+            if transaction.is_active:
+                transaction.rollback()
+    return results
+
+
 def _import_all(db: Database, items: list[tuple[str, Path, str]], progress: Progress, limits: Limits) -> list[FileResult]:
     run_id = begin_run(db, "export")
-    results = []
     progress.start("importing exports", len(items))
     jobs = [(path, label, limits) for _, path, label in items]
-    for (staff_ref, _path, label), parsed in zip(items, _parsed_in_order(jobs), strict=True):
-        results.append(store_one(db, run_id, staff_ref, parsed, label))
-        progress.advance()
+    parsed_items = ((staff_ref, parsed, label)
+                    for (staff_ref, _path, label), parsed in zip(items, _parsed_in_order(jobs), strict=True))
+    results = _store_batches(db, run_id, parsed_items, progress)
     progress.finish()
     finish_run(db, run_id, "done", _summary(results))
     return results

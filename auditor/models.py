@@ -208,7 +208,7 @@ class AuditRun(SQLModel, table=True):
     policy_version: str
     tool_version: str
     roster_version: str | None = None
-    inputs_digest: str | None = None
+    inputs_digest: str | None = None  # what the findings were computed from (JSON; see audit.inputs_record)
     previous_id: int | None = Field(default=None, foreign_key="auditrun.id")
     status: str = "running"  # running | done
     summary: Any = _json()

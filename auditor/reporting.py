@@ -80,26 +80,39 @@ def latest_audit_id(db: Database) -> int:
     return found
 
 
-def load_report(db: Database, audit_id: int | None = None) -> ReportContext:
+def load_report(db: Database, audit_id: int | None = None, whole: bool = True) -> ReportContext:
+    """One audit with everything a report shows. ``whole=False`` loads only the audit, its
+    summary and its findings (what the JSON writer reads): the people, coverage, history,
+    pictures, comparison and exports are left empty."""
     audit_id = audit_id or latest_audit_id(db)
     runs, findings, people = AuditRun.__table__, Finding.__table__, Person.__table__
+    history: list[dict] = []
+    ego: dict[str, dict] = {}
+    previous: dict[str, dict] = {}
+    resolved: list[dict] = []
+    exports: dict[str, list[dict]] = {}
+    log_head: dict = {}
+    coverage: dict = {}
+    roles: dict[int, list] = defaultdict(list)
+    schools: dict = {}
     with db.engine.connect() as conn:
         run = conn.execute(sa.select(runs).where(runs.c.id == audit_id)).first()
         if run is None or run.status != "done":
             raise NotFound(f"no completed audit {audit_id}")
-        refs = {r.id: r for r in conn.execute(sa.select(people))}
-        roles: dict[int, list] = defaultdict(list)
-        for r in conn.execute(sa.select(Role.__table__)):
-            roles[r.person_id].append(r)
-        schools = {r.id: r for r in conn.execute(sa.select(School.__table__))}
+        refs = {r.id: r for r in conn.execute(sa.select(*(people.c if whole else (people.c.id, people.c.ref))))}
         rows = list(conn.execute(sa.select(findings).where(findings.c.audit_id == audit_id).order_by(findings.c.id)))
         items = [finding_as_json(r, refs[r.staff_id].ref, refs[r.person_id].ref if r.person_id else None) for r in rows]
-        coverage = _coverage(conn, refs)
-        history = _history(conn, refs)
-        ego = _ego(conn, refs, {f["account"]["display_name"] for f in items}, rows)
-        previous, resolved = _compared(conn, refs, run.previous_id, {f["key"] for f in items})
-        exports = _exports(conn, refs)
-        log_head = _log_head(conn)
+        if whole:
+            for r in conn.execute(sa.select(Role.__table__)):
+                roles[r.person_id].append(r)
+            schools = {r.id: r for r in conn.execute(sa.select(School.__table__))}
+            recorded = (run.summary or {}).get("coverage")
+            coverage = _coverage(conn, refs, recorded if isinstance(recorded, dict) else {})
+            history = _history(conn, refs)
+            ego = _ego(conn, refs, {f["account"]["display_name"] for f in items}, rows)
+            previous, resolved = _compared(conn, refs, run.previous_id, {f["key"] for f in items})
+            exports = _exports(conn, refs)
+            log_head = _log_head(conn)
     from auditor.policy import load_policy
 
     try:
@@ -112,9 +125,9 @@ def load_report(db: Database, audit_id: int | None = None) -> ReportContext:
     involved = {f["staff_ref"] for f in items + resolved} | {f["person_ref"] for f in items + resolved if f["person_ref"]}
     involved |= {ref for f in items for ref in (f["detail"] or {}).get("alternatives") or ()}
     involved |= {h["person_ref"] for h in history}
-    involved |= {p.ref for p in refs.values() if p.kind == "staff"}
+    involved |= {p.ref for p in refs.values() if whole and p.kind == "staff"}
     people_info = {}
-    for p in refs.values():
+    for p in refs.values() if whole else ():
         if p.ref not in involved:
             continue
         school_ids = {r.school_id for r in roles[p.id] if r.school_id}
@@ -134,9 +147,9 @@ def load_report(db: Database, audit_id: int | None = None) -> ReportContext:
                          previous, resolved, exports, log_head)
 
 
-def _coverage(conn, refs) -> dict:
+def _coverage(conn, refs, recorded: dict) -> dict:
     """What the audit cannot see: staff with no export, platforms missing, unresolved ids,
-    contacts with no usable name."""
+    contacts with no usable name (counted again only if the audit did not record them)."""
     files = ImportedFile.__table__
     with_exports = {r[0] for r in conn.execute(sa.select(files.c.staff_id).distinct().where(files.c.kind != "roster"))}
     staff = [p for p in refs.values() if p.kind == "staff"]
@@ -147,10 +160,12 @@ def _coverage(conn, refs) -> dict:
                 platforms[p] += 1
     from auditor.audit import coverage_counts
 
+    counted = ("unresolved_ids", "nameless_contacts")
     return {
         "staff_total": len(staff), "staff_with_exports": len(with_exports & {p.id for p in staff}),
         "staff_without_exports": sorted(p.ref for p in staff if p.id not in with_exports),
-        "files_by_platform": dict(sorted(platforms.items())), **coverage_counts(conn),
+        "files_by_platform": dict(sorted(platforms.items())),
+        **({k: recorded[k] for k in counted} if set(counted) <= recorded.keys() else coverage_counts(conn)),
     }
 
 
@@ -192,11 +207,13 @@ def _ego(conn, refs, _names, finding_rows) -> dict:
         if f.person_id:
             flagged_people[f.staff_id].add(f.person_id)
     everyone = set().union(*flagged_people.values()) if flagged_people else set()
-    household = []
+    household: list[tuple[int, int, str | None]] = []
     if everyone:
+        # All the links, filtered here: two IN lists of thousands of people each make the
+        # database probe every pair of the two lists. In (pupil, contact) order.
         links = PupilContact.__table__
-        household = list(conn.execute(sa.select(links.c.pupil_id, links.c.contact_id, links.c.relationship)
-                                      .where(links.c.pupil_id.in_(everyone), links.c.contact_id.in_(everyone))))
+        household = sorted((a, b, rel) for a, b, rel in conn.execute(
+            sa.select(links.c.pupil_id, links.c.contact_id, links.c.relationship)) if a in everyone and b in everyone)
     out = {}
     for s in counts:
         mine = flagged_people.get(s, set())
@@ -211,10 +228,18 @@ def _compared(conn, refs, previous_id: int | None, keys: set[str]) -> tuple[dict
     if previous_id is None:
         return {}, []
     table = Finding.__table__
-    rows = list(conn.execute(sa.select(table).where(table.c.audit_id == previous_id).order_by(table.c.id)))
-    previous = {r.key: {"id": r.id, "status": r.status} for r in rows}
-    resolved = [finding_as_json(r, refs[r.staff_id].ref, refs[r.person_id].ref if r.person_id else None)
-                for r in rows if r.key not in keys and r.staff_id in refs]
+    previous: dict[str, dict] = {}
+    gone: list[int] = []
+    for fid, key, status, staff_id in conn.execute(sa.select(table.c.id, table.c.key, table.c.status, table.c.staff_id)
+                                                   .where(table.c.audit_id == previous_id).order_by(table.c.id)):
+        previous[key] = {"id": fid, "status": status}
+        if key not in keys and staff_id in refs:
+            gone.append(fid)
+    resolved = []  # read whole only for the findings not found again (usually few)
+    for start in range(0, len(gone), 500):
+        rows = conn.execute(sa.select(table).where(table.c.id.in_(gone[start:start + 500])).order_by(table.c.id))
+        resolved += [finding_as_json(r, refs[r.staff_id].ref, refs[r.person_id].ref if r.person_id else None)
+                     for r in rows]
     return previous, resolved
 
 
@@ -260,7 +285,7 @@ def generate_report(db: Database, fmt: str, out: Path | None, audit_id: int | No
     from auditor import auditlog
 
     writer = report_writers.get(fmt)  # an unknown format fails before anything is loaded
-    context = load_report(db, audit_id)
+    context = load_report(db, audit_id, whole=not getattr(writer, "findings_only", False))
     written: list[Path] = []  # writers of several files (letters) list them here
     chosen = dict(options or {})
     keys = getattr(db, "keys", None)

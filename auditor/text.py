@@ -187,6 +187,11 @@ def nfkc(value: str) -> str:
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
+def storable_text(value: str) -> bool:
+    """Whether ``storable`` would leave this text as it is."""
+    return not _UNSTORABLE.search(value)
+
+
 def storable(value):
     """Text every database can store, in a str, list or dict: a NUL (PostgreSQL refuses it) or a
     lone surrogate (from JSON's "\\ud800"; not UTF-8 at all) becomes U+FFFD. Found by fuzzing."""
