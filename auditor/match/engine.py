@@ -45,7 +45,7 @@ from auditor.match.names import (
 from auditor.match.nicknames import forms, related
 from auditor.match.reference import reference_surname_frequency
 
-MATCHER_VERSION = "1"
+MATCHER_VERSION = "2"
 
 
 @dataclass(frozen=True)
