@@ -225,6 +225,9 @@ def _aware_time(value):
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+COPY_FROM = 50  # rows: below this, PostgreSQL takes an ordinary executemany
+
+
 def fast_insert(conn: Connection, table: sa.Table, rows: list[dict], json_ready: tuple[str, ...] = ()) -> None:
     """Insert many rows (dicts with the same keys) straight through the driver's executemany;
     see ``insert_values``."""
@@ -259,8 +262,17 @@ def insert_values(conn: Connection, table: sa.Table, columns: list[str], values:
             if convert is not None:
                 by_column[i] = tuple(map(convert, by_column[i]))
         values = list(zip(*by_column, strict=True))
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     quoted = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
+    if conn.dialect.name == "postgresql" and len(values) >= COPY_FROM:
+        # COPY streams the rows in one command, several times faster than executemany's
+        # round trips; it runs on this connection, inside the caller's transaction.
+        target = conn.dialect.identifier_preparer.quote(table.name)
+        with conn.connection.driver_connection.cursor() as cursor, \
+                cursor.copy(f"COPY {target} ({quoted}) FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(row)
+        return
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = (f"INSERT INTO {conn.dialect.identifier_preparer.quote(table.name)} ({quoted}) "
            f"VALUES ({', '.join(marker for _ in columns)})")
     conn.exec_driver_sql(sql, values)
