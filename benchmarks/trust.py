@@ -9,10 +9,11 @@ roster import, all exports imported, audit with the JSON report, and a re-audit 
 export. ``--pg`` runs the same on a PostgreSQL URL; ``--splink`` links the same contacts to the
 same roster with Splink on DuckDB, side by side (needs ``pip install -e '.[bench]'``).
 
-Last measured on the 2-core development machine (SQLite, seed 7): roster import 5-7 s, exports
-imported 31.4 s, audit + JSON report 40.3 s (841 MB peak), pipeline 78.9 s; one more export
-1.0 s, then the re-audit 7.3 s. The issue's targets are 60 s for the pipeline, 1.5 GB and 5 s
-for the re-audit: the memory one is met, the other two not yet (see README, Performance).
+Last measured on the 2-core development machine (seed 7): SQLite pipeline 70-80 s (roster
+5-7 s, exports 31-34 s, audit + JSON report 34-38 s, 874 MB peak), one more export 0.9 s then
+the re-audit 7.5-8.3 s; PostgreSQL 15 pipeline 105 s; Splink 17.9 s and 2.3 GB. The issue's
+targets are 60 s for the pipeline, 1.5 GB, an audit 3x faster than Splink and 5 s for the
+re-audit: the memory one is met, the others not yet (see README, Performance).
 """
 
 from __future__ import annotations
