@@ -803,14 +803,19 @@ def coverage_counts(conn: Connection) -> dict[str, int]:
 
 def minimise(db: Database, keep_unmatched: bool) -> int:
     """After an audit, forget what exports said about contacts who matched nobody: their names,
-    handles, phones and e-mails go; the account's digest and the connection counts stay."""
+    handles, phones and e-mails go; the account's digest and the connection counts stay.
+    An account known only by its platform id (X archives) is kept until it is resolved to a
+    handle (``auditor resolve x``): it holds nothing else, and without the id it never could be."""
     if keep_unmatched:
         return 0
     accounts, cands = Account.__table__, MatchCandidate.__table__
     matched = sa.select(cands.c.account_id).distinct()
+    awaiting_resolution = sa.and_(accounts.c.platform_id.is_not(None), accounts.c.username.is_(None),
+                                  accounts.c.display_name.is_(None))
     with db.begin() as conn:
         result = conn.execute(accounts.update().where(
-            accounts.c.purged.is_(False), accounts.c.matched_state.is_not(None), accounts.c.id.not_in(matched)
+            accounts.c.purged.is_(False), accounts.c.matched_state.is_not(None), accounts.c.id.not_in(matched),
+            sa.not_(awaiting_resolution)
         ).values(username=None, display_name=None, display_name_raw=None, profile_url=None, platform_id=None,
                  phones=None, emails=None, purged=True))
         count = result.rowcount or 0

@@ -660,7 +660,8 @@ def resolve_platform_ids(db: Database, platform: str, handles: dict[str, str], p
     """Fill the username (and profile URL) of stored accounts known only by a platform id, from
     an id → handle map (X archives name accounts by id only). ``profile_url`` is a format string
     with ``{handle}``. Returns how many accounts changed; one transaction, so a failure changes
-    nothing. Accounts keep their key, so re-importing the archive finds the resolved account."""
+    nothing. Accounts keep their key, so re-importing the archive finds the resolved account;
+    they are matched again at the next audit, now that they have a name to match."""
     table = Account.__table__
     ids = sorted(handles)
     changed = 0
@@ -674,7 +675,7 @@ def resolve_platform_ids(db: Database, platform: str, handles: dict[str, str], p
                 if row.username == handle:
                     continue
                 conn.execute(table.update().where(table.c.id == row.id).values(
-                    username=handle, profile_url=profile_url.format(handle=handle)))
+                    username=handle, profile_url=profile_url.format(handle=handle), matched_state=None))
                 changed += 1
         if changed:
             auditlog.append(conn, "resolve", subject=platform, details={"accounts": changed, "map_rows": len(handles)})

@@ -76,3 +76,29 @@ def test_handle_map_without_header_and_a_bad_map(tmp_path):
     bad.write_text("id,handle\nnot-a-number,someone\n")
     with pytest.raises(InputError, match="line 2"):
         read_handle_map(bad)
+
+
+def test_an_account_resolved_after_an_audit_is_matched_by_the_next(cli, tmp_path, zipped):
+    """The DSL's order of work: import the X archive, audit (which forgets unmatched contacts),
+    then resolve the ids to handles and audit again: the resolved pupil must be found."""
+    roster = tmp_path / "roster"
+    roster.mkdir()
+    (roster / "pupils.csv").write_text(
+        "pupil_id,upn,legal_forename,legal_surname,preferred_forename,middle_names,date_of_birth,school,year_group,"
+        "admission_date,leaving_date\nP01,,Kerensa,Bligh,,,2011-03-04,S1,10,2022-09-01,\n", encoding="utf-8")
+    (roster / "staff.csv").write_text("staff_id,forename,surname,email,school,role\n"
+                                      "T900,Demelza,Carne,dc@school.example,S1,Teacher\n", encoding="utf-8")
+    cli("init", "--policy", "luton")
+    cli("roster", "import", roster)
+    import_json(cli, "T900", zipped(fixture("x", "2020"), name="twitter-2023.zip"))
+
+    def pupils_found() -> set[str]:
+        out = tmp_path / "findings.json"
+        cli("audit", "--as-of", "2026-11-01", "--format", "json", "--out", out)
+        return {f["person_ref"] for f in json.loads(out.read_text())["findings"]}
+
+    assert "P01" not in pupils_found()  # only a number so far: nobody to match
+    mapping = tmp_path / "handles.csv"
+    mapping.write_text("accountId,username\n1234567890123456789,@kerensa_bligh2011\n")
+    assert json.loads(cli("resolve", "x", mapping, "--json").stdout)["accounts_resolved"] == 1
+    assert "P01" in pupils_found()
