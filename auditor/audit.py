@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -778,15 +778,14 @@ def shared_account_summary(rows: list, findings: dict[str, dict], min_staff: int
     """Accounts many members of staff are connected to, summarised once (a parent known to
     many, a community page) rather than repeated per member of staff. ``rows`` are
     connections to matched accounts, (id, staff_id, account_id, ...)."""
-    staff_per_account: dict[int, set[int]] = defaultdict(set)
-    for row in rows:
-        staff_per_account[row[2]].add(row[1])
+    staff_per_account = Counter(account_id for account_id, _staff_id in {(row[2], row[1]) for row in rows})
+    shared = sorted(account_id for account_id, staff in staff_per_account.items() if staff >= min_staff)
     flagged = defaultdict(set)
     for f in findings.values():
-        if f["account_id"]:
+        if f["account_id"] in staff_per_account:
             flagged[f["account_id"]].add(f["person_ref"])
-    return [{"account_id": aid, "staff": len(staff), "people": sorted(flagged.get(aid, ()))}
-            for aid, staff in sorted(staff_per_account.items()) if len(staff) >= min_staff]
+    return [{"account_id": aid, "staff": staff_per_account[aid], "people": sorted(flagged.get(aid, ()))}
+            for aid in shared]
 
 
 def coverage_counts(conn: Connection) -> dict[str, int]:

@@ -72,3 +72,16 @@ def test_ego_network_marks_only_flagged_accounts_and_their_people() -> None:
     assert E.nodes[("account", 10)]["flagged"] and not E.nodes[("account", 11)]["flagged"]
     assert ("person", 5) in E and ("person", 6) not in E
     assert E.edges[("staff", 1), ("account", 11)]["kinds"] == {"follower": 1, "following": 1}
+
+
+def test_the_audit_summary_names_accounts_many_staff_know_once_with_the_people_flagged() -> None:
+    from auditor.audit import shared_account_summary
+
+    # (connection id, staff id, account id): account 10 is known to three members of staff (one
+    # of them through two connections), account 11 to two, account 12 to one.
+    rows = [(1, 100, 10), (2, 101, 10), (3, 101, 10), (4, 102, 10), (5, 100, 11), (6, 101, 11), (7, 100, 12)]
+    findings = {"a": {"account_id": 10, "person_ref": "C2"}, "b": {"account_id": 10, "person_ref": "C1"},
+                "c": {"account_id": 12, "person_ref": "P9"}, "d": {"account_id": None, "person_ref": "T1"}}
+    assert shared_account_summary(rows, findings) == [{"account_id": 10, "staff": 3, "people": ["C1", "C2"]}]
+    assert shared_account_summary(rows, findings, min_staff=2) == [
+        {"account_id": 10, "staff": 3, "people": ["C1", "C2"]}, {"account_id": 11, "staff": 2, "people": []}]
