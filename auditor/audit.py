@@ -408,22 +408,24 @@ def load_inputs(db: Database, roster: RosterSnapshot, staff_ids: Collection[int]
 
 @dataclass
 class InputScan:
-    """Every connection to a matched account and every candidate (with its evidence), as the
+    """Every connection to a matched account, with its account's match state last, as the
     database holds them: not converted, since they are read only for digests and the
-    audit-wide summary. Rows are in ``_connections_query`` order, candidates in id order."""
+    audit-wide summary. Rows are in ``_connections_query`` order."""
 
     rows: list
-    candidates: dict[int, list]
+    matched_accounts: int  # accounts with at least one candidate
 
 
 def scan_inputs(db: Database) -> InputScan:
-    cands = MatchCandidate.__table__
-    candidates: dict[int, list] = defaultdict(list)
+    """The candidates themselves are not read: an account's candidates are what the matcher
+    made of the account's fields under its match state (roster version, matcher version,
+    audit date), written with that state in one transaction and never changed after, so the
+    fields and the state stand for them in the digests."""
+    cands, accounts = MatchCandidate.__table__, Account.__table__
     with db.engine.connect() as conn:
-        for c in driver_rows(conn, sa.select(cands).order_by(cands.c.id)):
-            candidates[c[1]].append(c)  # account_id
-        rows = driver_rows(conn, _connections_query(None))
-    return InputScan(rows, candidates)
+        rows = driver_rows(conn, _connections_query(None).add_columns(accounts.c.matched_state))
+        matched = conn.execute(sa.select(sa.func.count(sa.distinct(cands.c.account_id)))).scalar() or 0
+    return InputScan(rows, matched)
 
 
 # -- carrying findings over ----------------------------------------------------------------
@@ -431,7 +433,7 @@ def scan_inputs(db: Database) -> InputScan:
 # slice of the inputs. When both are unchanged since the last audit, evaluating them again
 # would give the same findings in the same order, so the last audit's are carried over and
 # only the staff whose slice changed (a new export, a re-match, an exemption) are evaluated.
-REUSE_VERSION = "2"  # bump when evaluate reads anything new
+REUSE_VERSION = "3"  # bump when evaluate reads anything new, or the digests change
 
 
 def policy_fingerprint(policy: Policy) -> str:
@@ -457,23 +459,14 @@ def context_digest(inputs: AuditInputs, policy: Policy, as_of: date) -> str:
 def staff_digests(roster: RosterSnapshot, scan: InputScan, exemptions: list,
                   owners: list[tuple[int, str, str | None, str | None]]) -> dict[int, str]:
     """Per member of staff on the roster, a digest of everything ``evaluate`` reads about
-    them: their connections to matched accounts (with the file and the account's fields, in
-    order), every candidate of those accounts with its evidence, their exemptions, and the
-    owners their exports name (with who else submitted the same owner account)."""
-    per_account: dict[int, bytes] = {}
+    them: their connections to matched accounts (with the file, the account's fields and its
+    match state, which stand for its candidates: see ``scan_inputs``), their exemptions, and
+    the owners their exports name (with who else submitted the same owner account)."""
     digests = {staff_id: hashlib.sha256() for staff_id in roster.staff}
-    no_candidates: list = []
     for row in scan.rows:
         digest = digests.get(row[1])  # staff_id
-        if digest is None:
-            continue
-        account_id = row[2]
-        account = per_account.get(account_id)
-        if account is None:
-            account = per_account[account_id] = repr(
-                [tuple(c) for c in scan.candidates.get(account_id, no_candidates)]).encode()
-        digest.update(repr(tuple(row)).encode())
-        digest.update(account)
+        if digest is not None:
+            digest.update(repr(tuple(row)).encode())
     for ex in exemptions:
         if ex.staff_id in digests:
             digests[ex.staff_id].update(b"exemption" + repr(tuple(ex)).encode())
@@ -853,7 +846,7 @@ def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NU
     connections, staff_count, file_count = inputs.totals
     summary = {
         "staff_with_exports": staff_count, "files": file_count, "connections": connections,
-        "accounts_matched": len(scan.candidates), "findings": len(ordered),
+        "accounts_matched": scan.matched_accounts, "findings": len(ordered),
         "by_severity": _count(ordered, "severity"), "by_status": _count(ordered, "status"),
         "by_rule": _count(ordered, "rule"), "by_platform": _count(ordered, "platform"),
         "shared_accounts": shared_account_summary(scan.rows, findings),
