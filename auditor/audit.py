@@ -347,8 +347,15 @@ def _connections_query(staff_ids: Collection[int] | None):
              .join(files, files.c.id == conns.c.file_id).join(accounts, accounts.c.id == conns.c.account_id)
              .where(conns.c.account_id.in_(sa.select(cands.c.account_id))))
     if staff_ids is not None:
-        query = query.where(conns.c.staff_id.in_(sa.bindparam("staff", expanding=True)))
+        query = query.where(conns.c.file_id.in_(_files_of_staff()), conns.c.staff_id.in_(sa.bindparam("staff", expanding=True)))
     return query.order_by(conns.c.id)
+
+
+def _files_of_staff():
+    """The ids of these staff's files (parameter ``staff``): their connections are found through
+    the connection table's file index (it has none on staff, which imports would pay for)."""
+    files = ImportedFile.__table__
+    return sa.select(files.c.id).where(files.c.staff_id.in_(sa.bindparam("staff", expanding=True)))
 
 
 def load_connections(db: Database, staff_ids: Collection[int] | None = None) -> tuple[list, dict[int, list]]:
@@ -365,7 +372,8 @@ def load_connections(db: Database, staff_ids: Collection[int] | None = None) -> 
         conns = ConnectionRow.__table__
         params = {"staff": sorted(staff_ids)}
         query = query.where(cands.c.account_id.in_(
-            sa.select(conns.c.account_id).where(conns.c.staff_id.in_(sa.bindparam("staff", expanding=True)))))
+            sa.select(conns.c.account_id).where(conns.c.file_id.in_(_files_of_staff()),
+                                                conns.c.staff_id.in_(sa.bindparam("staff", expanding=True)))))
     with db.engine.connect() as conn:
         for c in conn.execute(query, params).all():
             candidates[c.account_id].append(c)
@@ -589,8 +597,12 @@ def evaluate(inputs: AuditInputs, policy: Policy, as_of: date, staff_ids: Collec
     corroborating = [(c.account_id, c.person_id, c.weight, c.band) for cs in candidates.values() for c in cs
                      if c.weight >= CORROBORATION_MIN_WEIGHT]
     accounts = {a for a, _, _, _ in corroborating}
+    # Corroboration walks a household one or two links from a candidate person to another
+    # candidate person: every link it can walk touches one of them, so only those are drawn.
+    people = {p for _, p, _, _ in corroborating}
+    links = [link for link in roster.links if link[0] in people or link[1] in people]
     G = build_graph(roster.staff, [(r.staff_id, r.account_id, r.kind) for r in rows if r.account_id in accounts],
-                    corroborating, roster.links)
+                    corroborating, links)
     school_share = _school_shares(roster)
     corroboration = Corroboration(G)
     active, lapsed = {}, {}
