@@ -294,6 +294,7 @@ class AuditResult:
     summary: dict
     trend: dict
     carried_staff: int = 0  # staff whose findings were carried over from the last audit unchanged
+    finding_ids: dict[str, int] = field(default_factory=dict)  # key -> the stored finding's id
 
 
 def finding_key(staff_ref: str, person_ref: str, platform: str, account_key: str, kind: str) -> str:
@@ -871,6 +872,8 @@ def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NU
             tool_version=__version__, roster_version=roster.version, previous_id=since or inputs.previous,
             inputs_digest=inputs_record(context, digests), status="running", summary=summary)).inserted_primary_key[0]
         fast_insert(conn, Finding.__table__, [_finding_row(audit_id, f) for f in ordered])
+        table = Finding.__table__
+        finding_ids = dict(conn.execute(sa.select(table.c.key, table.c.id).where(table.c.audit_id == audit_id)).all())
         trend = compute_trend(conn, audit_id, since or inputs.previous)
         summary["trend"] = trend
         conn.execute(AuditRun.__table__.update().where(AuditRun.__table__.c.id == audit_id)
@@ -878,7 +881,8 @@ def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NU
         auditlog.append(conn, "audit", subject=f"audit {audit_id}", actor=actor, details={
             "as_of": as_of.isoformat(), "policy": f"{policy.name} {policy.version}", "findings": len(ordered)})
     summary["minimised_accounts"] = minimise(db, keep_unmatched)
-    return AuditResult(audit_id, as_of, policy, ordered, summary, trend, carried_staff=len(unchanged))
+    return AuditResult(audit_id, as_of, policy, ordered, summary, trend, carried_staff=len(unchanged),
+                       finding_ids=finding_ids)
 
 
 def _count(items: list[dict], key: str) -> dict[str, int]:

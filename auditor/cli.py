@@ -349,7 +349,7 @@ def audit(state: State, as_of: str | None, policy_name: str | None, fmt: str, ou
     policy = resolve_policy(policy_name, state.config, db.get_setting("policy"))
     result = run_audit(db, when, policy, progress=state.progress(), since=since,
                        keep_unmatched=state.config.keep_unmatched)
-    text = generate_report(db, fmt, out, audit_id=result.audit_id)
+    text = generate_report(db, fmt, out, audit_id=result.audit_id, result=result)
     if text is not None:
         click.echo(text, nl=False)
     s = result.summary

@@ -80,12 +80,29 @@ def latest_audit_id(db: Database) -> int:
     return found
 
 
-def load_report(db: Database, audit_id: int | None = None, whole: bool = True) -> ReportContext:
+def findings_from_result(result) -> list[dict]:
+    """An audit's findings as ``finding_as_json`` reads them back from the database, made from
+    the ``AuditResult`` that just stored them (whose values are those the database returns:
+    the re-audit tests compare the two), so a report written straight after an audit need not
+    read them again."""
+    ids = result.finding_ids
+    return [{
+        "id": ids[f["key"]], "key": f["key"], "staff_ref": f["staff_ref"], "person_ref": f["person_ref"],
+        "person_role": f["person_role"], "rule": f["rule"], "clause": f["clause"], "severity": f["severity"],
+        "status": f["status"], "confidence": f["confidence"], "platform": f["platform"],
+        "relationship": f["relationship"], "account": dict(f["account"]), "source": dict(f["source"]),
+        "connected_at": f["connected_at"], "explanation": f["explanation"] or [], "detail": f["detail"] or {},
+    } for f in result.findings]
+
+
+def load_report(db: Database, audit_id: int | None = None, whole: bool = True,
+                findings: list[dict] | None = None) -> ReportContext:
     """One audit with everything a report shows. ``whole=False`` loads only the audit, its
     summary and its findings (what the JSON writer reads): the people, coverage, history,
-    pictures, comparison and exports are left empty."""
+    pictures, comparison and exports are left empty. ``findings`` (with ``whole=False``): the
+    audit's findings already in hand (``findings_from_result``), not read again."""
     audit_id = audit_id or latest_audit_id(db)
-    runs, findings, people = AuditRun.__table__, Finding.__table__, Person.__table__
+    runs, table, people = AuditRun.__table__, Finding.__table__, Person.__table__
     history: list[dict] = []
     ego: dict[str, dict] = {}
     previous: dict[str, dict] = {}
@@ -99,9 +116,13 @@ def load_report(db: Database, audit_id: int | None = None, whole: bool = True) -
         run = conn.execute(sa.select(runs).where(runs.c.id == audit_id)).first()
         if run is None or run.status != "done":
             raise NotFound(f"no completed audit {audit_id}")
-        refs = {r.id: r for r in conn.execute(sa.select(*(people.c if whole else (people.c.id, people.c.ref))))}
-        rows = list(conn.execute(sa.select(findings).where(findings.c.audit_id == audit_id).order_by(findings.c.id)))
-        items = [finding_as_json(r, refs[r.staff_id].ref, refs[r.person_id].ref if r.person_id else None) for r in rows]
+        if findings is not None and not whole:
+            refs, items = {}, findings
+        else:
+            refs = {r.id: r for r in conn.execute(sa.select(*(people.c if whole else (people.c.id, people.c.ref))))}
+            rows = list(conn.execute(sa.select(table).where(table.c.audit_id == audit_id).order_by(table.c.id)))
+            items = [finding_as_json(r, refs[r.staff_id].ref, refs[r.person_id].ref if r.person_id else None)
+                     for r in rows]
         if whole:
             for r in conn.execute(sa.select(Role.__table__)):
                 roles[r.person_id].append(r)
@@ -278,14 +299,20 @@ def _digest(text: str | None, out: Path | None, written: list[Path]) -> dict:
 
 
 def generate_report(db: Database, fmt: str, out: Path | None, audit_id: int | None = None,
-                    options: dict | None = None, actor: str | None = None) -> str | None:
+                    options: dict | None = None, actor: str | None = None, result=None) -> str | None:
     """Load an audit, write one report and record it in the audit log (format, audit, hashes).
+    ``result``: the ``AuditResult`` of the audit just run, whose findings a findings-only
+    writer (JSON) takes as they are instead of reading them back.
 
     Reports carry children's data out of the database, so each one written is accounted for."""
     from auditor import auditlog
 
     writer = report_writers.get(fmt)  # an unknown format fails before anything is loaded
-    context = load_report(db, audit_id, whole=not getattr(writer, "findings_only", False))
+    findings_only = getattr(writer, "findings_only", False)
+    in_hand = findings_from_result(result) if (
+        findings_only and result is not None and result.audit_id == (audit_id or result.audit_id)) else None
+    context = load_report(db, audit_id or (result.audit_id if result is not None else None), whole=not findings_only,
+                          findings=in_hand)
     written: list[Path] = []  # writers of several files (letters) list them here
     chosen = dict(options or {})
     keys = getattr(db, "keys", None)

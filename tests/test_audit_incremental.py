@@ -16,7 +16,7 @@ from auditor.exemptions import ExemptionRow, add_exemptions, expire_exemption, r
 from auditor.generator import generate_world
 from auditor.ingest import import_files, read_manifest
 from auditor.policy import load_policy
-from auditor.reporting import load_report
+from auditor.reporting import generate_report, load_report
 from auditor.review import decide
 from auditor.roster import import_roster
 from auditor.setup import initialise
@@ -53,7 +53,16 @@ def _same_as_full(db, policy, result) -> None:
         [{k: v for k, v in f.items() if k != "id"} for f in theirs.findings]
 
 
-def test_a_reaudit_evaluates_only_what_changed_and_equals_a_full_one(db, world: Path) -> None:
+def _report_in_hand_is_the_stored_one(db, result, folder: Path) -> None:
+    """The JSON report written from the audit's result in hand is, byte for byte, the one
+    written from the database."""
+    stored, in_hand = folder / f"stored-{result.audit_id}.json", folder / f"in-hand-{result.audit_id}.json"
+    generate_report(db, "json", stored, audit_id=result.audit_id)
+    generate_report(db, "json", in_hand, audit_id=result.audit_id, result=result)
+    assert in_hand.read_bytes() == stored.read_bytes()
+
+
+def test_a_reaudit_evaluates_only_what_changed_and_equals_a_full_one(db, world: Path, tmp_path: Path) -> None:
     initialise(db, "luton", Config())
     policy = load_policy("luton")
     import_roster(db, [world / "roster"])
@@ -70,6 +79,7 @@ def test_a_reaudit_evaluates_only_what_changed_and_equals_a_full_one(db, world: 
 
     first = run_audit(db, AS_OF, policy)
     assert first.carried_staff == 0 and first.findings
+    _report_in_hand_is_the_stored_one(db, first, tmp_path)
 
     # Nothing changed: every member of staff is carried over.
     again = run_audit(db, AS_OF, policy)
@@ -82,6 +92,7 @@ def test_a_reaudit_evaluates_only_what_changed_and_equals_a_full_one(db, world: 
     after_import = run_audit(db, AS_OF, policy)
     assert staff_count - 2 <= after_import.carried_staff < staff_count
     _same_as_full(db, policy, after_import)
+    _report_in_hand_is_the_stored_one(db, after_import, tmp_path)
 
     # An exemption for a pair in a finding, then expiring it: that member of staff only.
     finding = next(f for f in after_import.findings if f["status"] != "excepted" and f["person_ref"] != f["staff_ref"])
