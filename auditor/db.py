@@ -16,7 +16,6 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session, SQLModel
 
 from auditor import models
 from auditor.errors import DatabaseError
@@ -60,7 +59,7 @@ def _now() -> datetime:
 # Named migrations, applied in order and recorded in schemamigration. Never edit one that has
 # shipped; add the next.
 def _m0001_initial(conn: Connection) -> None:
-    SQLModel.metadata.create_all(conn)
+    models.metadata.create_all(conn)
 
 
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
@@ -169,15 +168,10 @@ class Database:
         with self.engine.begin() as conn:
             yield conn
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        with Session(self.engine) as session:
-            yield session
-
     def get_setting(self, key: str, default: str | None = None) -> str | None:
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(models.Setting.value).where(models.Setting.key == key)
+                sa.select(models.Setting.__table__.c.value).where(models.Setting.__table__.c.key == key)
             ).first()
         return row[0] if row else default
 
