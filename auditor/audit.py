@@ -598,12 +598,8 @@ def evaluate(inputs: AuditInputs, policy: Policy, as_of: date, staff_ids: Collec
     corroborating = [(c.account_id, c.person_id, c.weight, c.band) for cs in candidates.values() for c in cs
                      if c.weight >= CORROBORATION_MIN_WEIGHT]
     accounts = {a for a, _, _, _ in corroborating}
-    # Corroboration walks a household one or two links from a candidate person to another
-    # candidate person: every link it can walk touches one of them, so only those are drawn.
-    people = {p for _, p, _, _ in corroborating}
-    links = [link for link in roster.links if link[0] in people or link[1] in people]
     G = build_graph(roster.staff, [(r.staff_id, r.account_id, r.kind) for r in rows if r.account_id in accounts],
-                    corroborating, links)
+                    corroborating, roster.links)
     school_share = _school_shares(roster)
     corroboration = Corroboration(G)
     active, lapsed = {}, {}
