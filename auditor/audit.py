@@ -13,7 +13,8 @@ import json
 import math
 import os
 from collections import Counter, defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -825,12 +826,33 @@ def minimise(db: Database, keep_unmatched: bool) -> int:
     return count
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while an audit or a report runs. They build
+    hundreds of thousands of long-lived objects that hold no reference cycles (the roster, rows,
+    findings), and the collector walked them again and again: a third of a re-audit's time.
+    Memory is still freed as usual when the last reference goes; the collector resumes after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NULL_PROGRESS,
               since: int | None = None, actor: str | None = None, keep_unmatched: bool = True,
               reuse: bool = True) -> AuditResult:
     """Match, evaluate, and keep the audit with its findings and trend; then, unless asked to
     keep them, forget the contacts who matched nobody. With ``reuse``, staff whose inputs are
     unchanged since the last audit keep its findings instead of being evaluated again."""
+    with cyclic_gc_paused():
+        return _run_audit(db, as_of, policy, progress, since, actor, keep_unmatched, reuse)
+
+
+def _run_audit(db: Database, as_of: date, policy: Policy, progress: Progress, since: int | None,
+               actor: str | None, keep_unmatched: bool, reuse: bool) -> AuditResult:
     with db.engine.connect() as conn:
         roster = load_roster(conn, as_of)
     run_matching(db, roster, as_of, progress)

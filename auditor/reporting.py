@@ -305,6 +305,14 @@ def generate_report(db: Database, fmt: str, out: Path | None, audit_id: int | No
     writer (JSON) takes as they are instead of reading them back.
 
     Reports carry children's data out of the database, so each one written is accounted for."""
+    from auditor.audit import cyclic_gc_paused
+
+    with cyclic_gc_paused():
+        return _generate_report(db, fmt, out, audit_id, options, actor, result)
+
+
+def _generate_report(db: Database, fmt: str, out: Path | None, audit_id: int | None, options: dict | None,
+                     actor: str | None, result) -> str | None:
     from auditor import auditlog
 
     writer = report_writers.get(fmt)  # an unknown format fails before anything is loaded
