@@ -13,8 +13,7 @@ import json
 import math
 import os
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -25,6 +24,7 @@ from auditor import auditlog
 from auditor.ages import age_on
 from auditor.db import Database, driver_rows, fast_insert, insert_values, utcnow
 from auditor.errors import InputError
+from auditor.gcpause import cyclic_gc_paused
 from auditor.graph import Corroboration, account_node, build_graph, person_node, staff_node
 from auditor.match.engine import MATCHER_VERSION, AccountView, Evidence, RosterEntry, RosterIndex, band_for
 from auditor.models import (
@@ -824,21 +824,6 @@ def minimise(db: Database, keep_unmatched: bool) -> int:
         if count:
             auditlog.append(conn, "minimise", subject="unmatched contacts", details={"accounts": count})
     return count
-
-
-@contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while an audit or a report runs. They build
-    hundreds of thousands of long-lived objects that hold no reference cycles (the roster, rows,
-    findings), and the collector walked them again and again: a third of a re-audit's time.
-    Memory is still freed as usual when the last reference goes; the collector resumes after."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def run_audit(db: Database, as_of: date, policy: Policy, progress: Progress = NULL_PROGRESS,

@@ -9,6 +9,7 @@ as it was and an interrupted import keeps every file of the batches it committed
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 import os
@@ -25,6 +26,7 @@ from auditor.archive import DEFAULT_LIMITS, Archive, Limits, Member, open_export
 from auditor.connector import MAX_JSON_PARSE_BYTES, Context, ExportConnector, Handler, decode_text, parse_json_text
 from auditor.db import Database, allocate_ids, insert_values, utcnow
 from auditor.errors import AuditorError, InputError, NotFound
+from auditor.gcpause import cyclic_gc_paused
 from auditor.models import Account, ImportedFile, ImportRun, Person, StaffAccount
 from auditor.models import Connection as ConnectionRow
 from auditor.progress import NULL_PROGRESS, Progress
@@ -444,6 +446,7 @@ def _die_with_parent(parent: int | None = None) -> None:
     """Worker initialiser: a parser process must not outlive an import that was killed.
     ``parent`` is the pid of the process that started the pool: if it died before the signal
     was armed (a kill just after the fork), the worker has been re-parented already and goes."""
+    gc.enable()  # forked from a process that paused it (auditor.gcpause): parsers may make cycles
     parent = parent or os.getppid()
     try:
         import ctypes
@@ -602,6 +605,12 @@ def _store_batches(db: Database, run_id: int, parsed_items, progress: Progress) 
 
 
 def _import_all(db: Database, items: list[tuple[str, Path, str]], progress: Progress, limits: Limits) -> list[FileResult]:
+    with cyclic_gc_paused():
+        return _import_all_paused(db, items, progress, limits)
+
+
+def _import_all_paused(db: Database, items: list[tuple[str, Path, str]], progress: Progress,
+                       limits: Limits) -> list[FileResult]:
     run_id = begin_run(db, "export")
     progress.start("importing exports", len(items))
     jobs = [(path, label, limits) for _, path, label in items]

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from auditor.db import Database
 from auditor.errors import NotFound
+from auditor.gcpause import cyclic_gc_paused
 from auditor.models import (
     Account,
     AuditLog,
@@ -305,8 +306,6 @@ def generate_report(db: Database, fmt: str, out: Path | None, audit_id: int | No
     writer (JSON) takes as they are instead of reading them back.
 
     Reports carry children's data out of the database, so each one written is accounted for."""
-    from auditor.audit import cyclic_gc_paused
-
     with cyclic_gc_paused():
         return _generate_report(db, fmt, out, audit_id, options, actor, result)
 

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 from auditor import auditlog
 from auditor.db import Database, utcnow
 from auditor.errors import ConfigError, InputError
+from auditor.gcpause import cyclic_gc_paused
 from auditor.models import ContactPoint, ImportRun, Person, PupilContact, Role, School
 from auditor.registry import roster_connectors
 from auditor.text import normalise_email, normalise_phone, storable
@@ -831,8 +832,9 @@ def load_households(conn: Connection) -> list[Household]:
 def import_roster(db: Database, paths: Sequence[Path], strict: bool = False, options: dict | None = None,
                   on: date | None = None) -> ChangeSummary:
     """Read every path, check it, and write it all in one transaction (or nothing)."""
-    data = read_roster(paths, options)
-    return import_data(db, data, strict=strict, on=on)
+    with cyclic_gc_paused():
+        data = read_roster(paths, options)
+        return import_data(db, data, strict=strict, on=on)
 
 
 def _check_reference_lengths(data: RosterData) -> None:
