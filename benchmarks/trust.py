@@ -9,12 +9,12 @@ roster import, all exports imported, audit with the JSON report, and a re-audit 
 export. ``--pg`` runs the same on a PostgreSQL URL; ``--splink`` links the same contacts to the
 same roster with Splink on DuckDB, side by side (needs ``pip install -e '.[bench]'``).
 
-Last measured on the 2-core development machine (seed 7): SQLite pipeline 70-81 s (roster
-5-7.5 s, exports 31-34 s, audit + JSON report 34-41 s, 874 MB peak), one more export 0.8-1.1 s
-then the re-audit 6.4-8.3 s; PostgreSQL 15 pipeline 105-161 s (its import alone 56-105 s: it
-waits on the disk); Splink 17.9 s and 2.3 GB. The issue's targets are 60 s for the pipeline,
-1.5 GB, an audit 3x faster than Splink and 5 s for the re-audit: the memory one is met, the
-others not yet (see README, Performance).
+Last measured on the 2-core development machine (seed 7): SQLite pipeline 71-78 s (roster
+6-7.5 s, exports 31-34 s, audit + JSON report 31.5-38.5 s, 812 MB peak), one more export 0.6 s
+then the re-audit 5.0-5.1 s; PostgreSQL 15 pipeline 140 s (it waits on the disk); Splink 17.9 s
+and 2.3 GB. The issue's targets are 60 s for the pipeline, 1.5 GB, an audit 3x faster than
+Splink and 5 s for the re-audit: memory is met, the re-audit only just, the others not yet
+(see README, Performance).
 """
 
 from __future__ import annotations
