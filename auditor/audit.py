@@ -349,15 +349,16 @@ def _connections_query(staff_ids: Collection[int] | None):
              .join(files, files.c.id == conns.c.file_id).join(accounts, accounts.c.id == conns.c.account_id)
              .where(conns.c.account_id.in_(sa.select(cands.c.account_id))))
     if staff_ids is not None:
-        query = query.where(conns.c.file_id.in_(_files_of_staff()), conns.c.staff_id.in_(sa.bindparam("staff", expanding=True)))
+        query = query.where(_of_staff(conns))
     return query.order_by(conns.c.id)
 
 
-def _files_of_staff():
-    """The ids of these staff's files (parameter ``staff``): their connections are found through
-    the connection table's file index (it has none on staff, which imports would pay for)."""
-    files = ImportedFile.__table__
-    return sa.select(files.c.id).where(files.c.staff_id.in_(sa.bindparam("staff", expanding=True)))
+def _of_staff(conns: sa.Table):
+    """Connections of these staff (parameter ``staff``), found through their files: the
+    connection table's file index serves this (it has none on staff, which imports would pay for)."""
+    files, staff = ImportedFile.__table__, sa.bindparam("staff", expanding=True)
+    return sa.and_(conns.c.file_id.in_(sa.select(files.c.id).where(files.c.staff_id.in_(staff))),
+                   conns.c.staff_id.in_(staff))
 
 
 def load_connections(db: Database, staff_ids: Collection[int] | None = None) -> tuple[list, dict[int, list]]:
@@ -374,8 +375,7 @@ def load_connections(db: Database, staff_ids: Collection[int] | None = None) -> 
         conns = ConnectionRow.__table__
         params = {"staff": sorted(staff_ids)}
         query = query.where(cands.c.account_id.in_(
-            sa.select(conns.c.account_id).where(conns.c.file_id.in_(_files_of_staff()),
-                                                conns.c.staff_id.in_(sa.bindparam("staff", expanding=True)))))
+            sa.select(conns.c.account_id).where(_of_staff(conns))))
     with db.engine.connect() as conn:
         for c in conn.execute(query, params).all():
             candidates[c.account_id].append(c)
@@ -874,9 +874,10 @@ def _run_audit(db: Database, as_of: date, policy: Policy, progress: Progress, si
             created_at=utcnow(), as_of=as_of, policy_name=policy.name, policy_version=policy.version,
             tool_version=__version__, roster_version=roster.version, previous_id=since or inputs.previous,
             inputs_digest=inputs_record(context, digests), status="running", summary=summary)).inserted_primary_key[0]
-        fast_insert(conn, Finding.__table__, [_finding_row(audit_id, f) for f in ordered])
-        table = Finding.__table__
-        finding_ids = dict(conn.execute(sa.select(table.c.key, table.c.id).where(table.c.audit_id == audit_id)).all())
+        findings_t = Finding.__table__
+        fast_insert(conn, findings_t, [_finding_row(audit_id, f) for f in ordered])
+        finding_ids = dict(conn.execute(sa.select(findings_t.c.key, findings_t.c.id)
+                                        .where(findings_t.c.audit_id == audit_id)).all())
         trend = compute_trend(conn, audit_id, since or inputs.previous)
         summary["trend"] = trend
         conn.execute(AuditRun.__table__.update().where(AuditRun.__table__.c.id == audit_id)

@@ -57,18 +57,25 @@ class ReportContext:
         return "unchanged" if finding["key"] in self.previous else "new"
 
 
+_FINDING_FIELDS = ("person_role", "rule", "clause", "severity", "status", "confidence", "platform", "relationship")
+
+
+def _finding_document(finding_id: int, key: str, staff_ref: str, person_ref: str | None, fields, account: dict,
+                      source: dict, connected_at: str | None, explanation, detail) -> dict:
+    """The one place the contract's keys are written, in their order (the JSON report's bytes
+    depend on it)."""
+    return {"id": finding_id, "key": key, "staff_ref": staff_ref, "person_ref": person_ref,
+            **{name: fields[name] for name in _FINDING_FIELDS}, "account": account, "source": source,
+            "connected_at": connected_at, "explanation": explanation or [], "detail": detail or {}}
+
+
 def finding_as_json(row, staff_ref: str, person_ref: str | None) -> dict:
     """One finding in the DESIGN.md contract shape (plus id, key and detail)."""
-    return {
-        "id": row.id, "key": row.key, "staff_ref": staff_ref, "person_ref": person_ref,
-        "person_role": row.person_role, "rule": row.rule, "clause": row.clause, "severity": row.severity,
-        "status": row.status, "confidence": row.confidence, "platform": row.platform,
-        "relationship": row.relationship,
-        "account": {"display_name": row.display_name, "username": row.username, "profile_url": row.profile_url},
-        "source": {"file_sha256": row.file_sha256, "member": row.member},
-        "connected_at": row.connected_at.isoformat() if row.connected_at else None,
-        "explanation": row.explanation or [], "detail": row.detail or {},
-    }
+    return _finding_document(
+        row.id, row.key, staff_ref, person_ref, row._mapping,
+        {"display_name": row.display_name, "username": row.username, "profile_url": row.profile_url},
+        {"file_sha256": row.file_sha256, "member": row.member},
+        row.connected_at.isoformat() if row.connected_at else None, row.explanation, row.detail)
 
 
 def latest_audit_id(db: Database) -> int:
@@ -87,13 +94,9 @@ def findings_from_result(result) -> list[dict]:
     the re-audit tests compare the two), so a report written straight after an audit need not
     read them again."""
     ids = result.finding_ids
-    return [{
-        "id": ids[f["key"]], "key": f["key"], "staff_ref": f["staff_ref"], "person_ref": f["person_ref"],
-        "person_role": f["person_role"], "rule": f["rule"], "clause": f["clause"], "severity": f["severity"],
-        "status": f["status"], "confidence": f["confidence"], "platform": f["platform"],
-        "relationship": f["relationship"], "account": dict(f["account"]), "source": dict(f["source"]),
-        "connected_at": f["connected_at"], "explanation": f["explanation"] or [], "detail": f["detail"] or {},
-    } for f in result.findings]
+    return [_finding_document(ids[f["key"]], f["key"], f["staff_ref"], f["person_ref"], f, dict(f["account"]),
+                              dict(f["source"]), f["connected_at"], f["explanation"], f["detail"])
+            for f in result.findings]
 
 
 def load_report(db: Database, audit_id: int | None = None, whole: bool = True,
